@@ -1,0 +1,126 @@
+#include "common.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace flavourgraph::cli {
+
+void add_plan_options(CLI::App& cmd, PlanArgs& args) {
+  cmd.add_option("-c,--config", args.images, "images.yaml: images, flavours, kinds, layers")
+      ->required()
+      ->type_name("IMAGES");
+  cmd.add_option("-d,--deployments", args.deployments,
+                 "deployments file: namespaces and their helmfile releases (without it, only "
+                 "--only and --all-flavours select builds)")
+      ->type_name("DEPLOYMENTS");
+  cmd.add_option("--only", args.only,
+                 "build only IMAGE:FLAVOUR[:KIND] and what it needs (repeatable)")
+      ->type_name("IMAGE:FLAVOUR[:KIND]");
+  cmd.add_option("--release", args.releases,
+                 "only the images and values of release NAMESPACE/NAME (repeatable)")
+      ->type_name("NS/NAME");
+  cmd.add_option("--stage", args.stage, "only the releases of one stage")
+      ->check(CLI::IsMember({"testservers", "canaries", "production"}))
+      ->type_name("STAGE");
+  cmd.add_option("--scope", args.scope, "only the namespaces of one scope (default scope: train)")
+      ->type_name("SCOPE");
+  cmd.add_flag("--all-flavours", args.all_flavours,
+               "build every flavour and kind in images.yaml, not only those releases use");
+  cmd.add_option("--clusters", args.clusters,
+                 "default cluster list for namespaces without 'clusters' (e.g. eqiad,codfw); "
+                 "overrides images.yaml")
+      ->type_name("A,B");
+  cmd.add_option("--timestamp", args.timestamp,
+                 "time in tags: YYYY-MM-DD-HHMMSS (UTC) or seconds since the epoch (default: "
+                 "$SOURCE_DATE_EPOCH, else now)")
+      ->type_name("TIME");
+  cmd.add_option("--registry", args.registry,
+                 "push target, overriding images.yaml: HOST[:PORT][/PREFIX] or oci:DIR")
+      ->type_name("TARGET");
+  cmd.add_option("--latest-tag", args.latest_tag,
+                 "extra tag for every published image ('' for none; default from images.yaml, "
+                 "else 'latest')")
+      ->type_name("TAG");
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',' || c == ' ' || c == '\t') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+void print_diagnostics(const Diagnostics& d) {
+  for (const auto& item : d.items())
+    if (item.severity == Severity::warning) fmt::print(stderr, "{}\n", item.str());
+  for (const auto& item : d.items())
+    if (item.severity == Severity::error) fmt::print(stderr, "error: {}\n", item.str());
+  if (d.has_errors())
+    fmt::print(stderr, "flavourgraph: {} error(s); nothing was written\n", d.error_count());
+}
+
+std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
+                                      const char* source_date_epoch) {
+  Diagnostics diags;
+  Loaded out;
+  out.config = std::make_shared<ImagesConfig>(load_images_config(args.images, diags));
+  if (!args.deployments.empty())
+    out.deployments = std::make_shared<DeploymentsFile>(load_deployments(args.deployments, diags));
+
+  out.timestamp = now;
+  if (!args.timestamp.empty()) {
+    auto t = parse_timestamp(args.timestamp);
+    if (!t)
+      diags.error({}, "--timestamp",
+                  fmt::format("'{}' is not YYYY-MM-DD-HHMMSS or seconds since the epoch",
+                              args.timestamp));
+    else
+      out.timestamp = *t;
+  } else if (source_date_epoch && *source_date_epoch) {
+    auto t = parse_timestamp(source_date_epoch);
+    if (!t)
+      diags.error({}, "SOURCE_DATE_EPOCH",
+                  fmt::format("'{}' is not a number of seconds", source_date_epoch));
+    else
+      out.timestamp = *t;
+  }
+
+  Selection sel;
+  sel.only = args.only;
+  sel.releases = args.releases;
+  if (!args.stage.empty()) sel.stage = parse_stage(args.stage);
+  if (!args.scope.empty()) sel.scope = args.scope;
+  sel.all_flavours = args.all_flavours;
+  if (!args.releases.empty() && !out.deployments)
+    diags.error({}, "--release", "needs a deployments file (-d)");
+  if ((sel.stage || sel.scope) && !out.deployments)
+    diags.error({}, args.stage.empty() ? "--scope" : "--stage", "needs a deployments file (-d)");
+
+  if (diags.has_errors()) {
+    print_diagnostics(diags);
+    return std::nullopt;
+  }
+  PlanOptions opts;
+  opts.timestamp = format_timestamp(out.timestamp);
+  if (!args.clusters.empty()) opts.clusters = split_list(args.clusters);
+  if (!args.registry.empty()) opts.registry = args.registry;
+  opts.latest_tag = args.latest_tag;
+  out.plan = expand(out.config, out.deployments, sel, opts, diags);
+  if (!out.deployments && args.only.empty() && !args.all_flavours && !diags.has_errors())
+    diags.warning({}, "", "no deployments file (-d), --only or --all-flavours: nothing to do");
+  print_diagnostics(diags);
+  if (diags.has_errors()) return std::nullopt;
+  return out;
+}
+
+}  // namespace flavourgraph::cli

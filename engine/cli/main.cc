@@ -1,0 +1,51 @@
+// flavourgraph: builds the container images a deployments file needs, as a parallel task graph.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "common.h"
+#include "flavourgraph/version.h"
+
+using namespace flavourgraph::cli;
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "flavourgraph: builds the container images that a deployments file needs (every flavour\n"
+      "and kind its releases run, shared work done once) as a parallel task graph, pushes them,\n"
+      "and writes each release's helmfile values.\n\n"
+      "Exit status: 0 success, 1 a task failed, 2 bad configuration or usage, 130 interrupted.",
+      "flavourgraph"};
+  app.set_version_flag("--version", std::string(flavourgraph::kVersion));
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  PlanArgs plan_args;
+  std::string format = "text";
+  auto* plan = app.add_subcommand(
+      "plan", "Show the task graph a build would run: tasks, sharing, stages, critical path");
+  add_plan_options(*plan, plan_args);
+  plan->add_option("--format", format, "text (a summary), json or dot (Graphviz)")
+      ->check(CLI::IsMember({"text", "json", "dot"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  try {
+    if (plan->parsed()) return run_plan(plan_args, format);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
+    return kExitUsage;
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,464 @@
+// Plan expansion: Config × Selection → DAG (design.md §1.2).
+#include "flavourgraph/plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "flavourgraph/oci/digest.h"
+
+namespace flavourgraph {
+
+std::string_view task_kind_name(TaskKind k) {
+  switch (k) {
+    case TaskKind::base_pull: return "base-pull";
+    case TaskKind::layer: return "layer";
+    case TaskKind::build: return "build";
+    case TaskKind::tag: return "tag";
+    case TaskKind::push: return "push";
+    case TaskKind::render_values: return "render-values";
+  }
+  return "?";
+}
+
+std::optional<TaskKind> parse_task_kind(std::string_view s) {
+  for (size_t i = 0; i < kTaskKindCount; ++i) {
+    auto k = static_cast<TaskKind>(i);
+    if (task_kind_name(k) == s) return k;
+  }
+  return std::nullopt;
+}
+
+std::string PlanBuild::id_suffix() const {
+  return image_name + ":" + flavour_name + ":" + kind_name;
+}
+
+std::string PlanBuild::image_ref(std::string_view registry) const {
+  return fmt::format("{}/{}:{}", registry, repository, tag);
+}
+
+int Plan::find(std::string_view id) const {
+  for (size_t i = 0; i < tasks.size(); ++i)
+    if (tasks[i].id == id) return static_cast<int>(i);
+  return -1;
+}
+
+size_t Plan::count(TaskKind k) const {
+  return static_cast<size_t>(
+      std::count_if(tasks.begin(), tasks.end(), [&](const PlanTask& t) { return t.kind == k; }));
+}
+
+std::vector<uint32_t> Plan::critical_path() const {
+  // Tasks are topologically ordered: longest chain ending at each task, then walk back.
+  std::vector<int> len(tasks.size(), 1), prev(tasks.size(), -1);
+  for (size_t i = 0; i < tasks.size(); ++i)
+    for (uint32_t d : tasks[i].deps)
+      if (len[d] + 1 > len[i] || (len[d] + 1 == len[i] && prev[i] > static_cast<int>(d))) {
+        len[i] = len[d] + 1;
+        prev[i] = static_cast<int>(d);
+      }
+  std::vector<uint32_t> path;
+  if (tasks.empty()) return path;
+  int best = 0;
+  for (size_t i = 0; i < tasks.size(); ++i)
+    if (len[i] > len[static_cast<size_t>(best)]) best = static_cast<int>(i);
+  for (int i = best; i >= 0; i = prev[static_cast<size_t>(i)]) path.push_back(static_cast<uint32_t>(i));
+  std::reverse(path.begin(), path.end());
+  return path;
+}
+
+std::string format_timestamp(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d-%H%M%S", &tm);
+  return buf;
+}
+
+std::optional<int64_t> parse_timestamp(std::string_view s) {
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (s.size() > 12) return std::nullopt;
+    return std::stoll(std::string(s));
+  }
+  std::tm tm{};
+  int y, mo, d, h, mi, se;
+  char tail;
+  std::string str(s);
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2d-%2d%2d%2d%c", &y, &mo, &d, &h, &mi, &se, &tail) != 6 ||
+      str.size() != 17)
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  int64_t t = timegm(&tm);
+  if (format_timestamp(t) != str) return std::nullopt;  // rejects 2024-02-31 and the like
+  return t;
+}
+
+namespace {
+
+using BuildKey = std::tuple<uint32_t, uint32_t, uint32_t>;  // image, flavour, kind
+
+bool valid_tag(std::string_view t) {
+  if (t.empty() || t.size() > 128) return false;
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  if (!word(t.front())) return false;
+  return std::all_of(t.begin(), t.end(), [&](char c) { return word(c) || c == '.' || c == '-'; });
+}
+
+std::string layer_content_key(const LayerSpec& l, const CompressionSpec& c) {
+  std::string s = "flavourgraph-layer-v1\n";
+  s += "source=" + std::filesystem::path(l.source).lexically_normal().string() + "\n";
+  s += "dest=" + l.dest + "\n";
+  for (const auto& p : l.include) s += "include=" + p + "\n";
+  for (const auto& p : l.exclude) s += "exclude=" + p + "\n";
+  s += fmt::format("owner={}:{}\ncompression={}\n", l.uid, l.gid, c.str());
+  return oci::sha256_hex(s).substr(0, 16);
+}
+
+/// Kinds of an image ordered so that a `from:` parent comes before its children.
+std::vector<uint32_t> kind_order(const ImageSpec& img) {
+  auto depth = [&](uint32_t k) {
+    int d = 0;
+    const KindSpec* cur = &img.kinds[k];
+    while (cur->from && d <= static_cast<int>(img.kinds.size())) {
+      cur = img.kind(*cur->from);
+      if (!cur) break;
+      ++d;
+    }
+    return d;
+  };
+  std::vector<uint32_t> order(img.kinds.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return depth(a) < depth(b); });
+  return order;
+}
+
+std::string join_names(const std::vector<std::string>& v) {
+  return fmt::format("{}", fmt::join(v, ", "));
+}
+
+struct Expander {
+  const ImagesConfig& cfg;
+  const Selection& sel;
+  const PlanOptions& opts;
+  Diagnostics& diags;
+  Plan& plan;
+
+  std::set<BuildKey> published;
+
+  /// Resolves a release's image of one role; records errors at the place the value was written.
+  std::optional<BuildKey> resolve(const ReleaseTarget& t, std::string_view image,
+                                  const std::string& flavour, Location fl_at,
+                                  const std::string& fl_field, const std::string& kind,
+                                  Location kind_at, const std::string& kind_field) {
+    int ii = cfg.image_index(image);
+    if (ii < 0) {
+      diags.error(fl_at, fl_field,
+                  fmt::format("release '{}' needs image '{}', which images.yaml ({}) does not "
+                              "declare",
+                              t.id(), image, cfg.file.string()));
+      return std::nullopt;
+    }
+    const ImageSpec& img = cfg.images[static_cast<size_t>(ii)];
+    const FlavourSpec* fl = img.flavour(flavour);
+    if (!fl) {
+      diags.error(fl_at, fl_field,
+                  fmt::format("unknown flavour '{}' of image '{}' (known: {})", flavour, image,
+                              join_names(img.flavour_names())));
+      return std::nullopt;
+    }
+    int ki = img.kind_index(kind);
+    if (ki < 0) {
+      diags.error(kind_at, kind_field,
+                  fmt::format("unknown kind '{}' of image '{}' (known: {})", kind, image,
+                              join_names(img.kind_names())));
+      return std::nullopt;
+    }
+    return BuildKey{static_cast<uint32_t>(ii), static_cast<uint32_t>(fl - img.flavours.data()),
+                    static_cast<uint32_t>(ki)};
+  }
+
+  /// Parses one --only IMAGE:FLAVOUR[:KIND] into build keys.
+  void only(const std::string& spec) {
+    auto first = spec.find(':');
+    auto second = first == std::string::npos ? std::string::npos : spec.find(':', first + 1);
+    if (first == std::string::npos) {
+      diags.error({}, "--only", fmt::format("'{}' is not IMAGE:FLAVOUR[:KIND]", spec));
+      return;
+    }
+    std::string image = spec.substr(0, first);
+    std::string flavour = spec.substr(first + 1, second == std::string::npos ? std::string::npos
+                                                                             : second - first - 1);
+    std::string kind = second == std::string::npos ? "" : spec.substr(second + 1);
+    int ii = cfg.image_index(image);
+    if (ii < 0) {
+      std::vector<std::string> names;
+      for (const auto& i : cfg.images) names.push_back(i.name);
+      diags.error({}, "--only", fmt::format("unknown image '{}' (known: {})", image, join_names(names)));
+      return;
+    }
+    const ImageSpec& img = cfg.images[static_cast<size_t>(ii)];
+    const FlavourSpec* fl = img.flavour(flavour);
+    if (!fl) {
+      diags.error({}, "--only", fmt::format("unknown flavour '{}' of image '{}' (known: {})", flavour,
+                                            image, join_names(img.flavour_names())));
+      return;
+    }
+    auto fi = static_cast<uint32_t>(fl - img.flavours.data());
+    if (kind.empty()) {
+      for (uint32_t k = 0; k < img.kinds.size(); ++k) published.insert({static_cast<uint32_t>(ii), fi, k});
+      return;
+    }
+    int ki = img.kind_index(kind);
+    if (ki < 0) {
+      diags.error({}, "--only", fmt::format("unknown kind '{}' of image '{}' (known: {})", kind, image,
+                                            join_names(img.kind_names())));
+      return;
+    }
+    published.insert({static_cast<uint32_t>(ii), fi, static_cast<uint32_t>(ki)});
+  }
+
+  uint32_t add_task(std::string id, TaskKind kind, std::vector<uint32_t> deps, uint32_t subject) {
+    plan.tasks.push_back({std::move(id), kind, std::move(deps), subject});
+    return static_cast<uint32_t>(plan.tasks.size() - 1);
+  }
+
+  void run(std::vector<ReleaseTarget> targets) {
+    // 1. Every release must name images that exist, whether selected or not.
+    struct Resolved {
+      ReleaseTarget target;
+      BuildKey mw, web;
+    };
+    std::vector<Resolved> resolved;
+    for (const auto& t : targets) {
+      const ReleaseSpec& r = *t.release;
+      auto mw = resolve(t, kAppImage, r.mw_flavour, r.mw_flavour_at, r.mw_flavour_field, r.mw_kind,
+                        r.mw_kind_at, r.mw_kind_field);
+      auto web = resolve(t, kWebImage, r.web_flavour, r.web_flavour_at, r.web_flavour_field,
+                         std::string(kDefaultKind), r.web_flavour_at, r.web_flavour_field);
+      if (mw && web) resolved.push_back({t, *mw, *web});
+    }
+    // Errors for one release are usually repeated per cluster; keep the first of each.
+    dedupe_diagnostics();
+
+    // 2. Choose releases and builds.
+    std::vector<Resolved> chosen;
+    if (sel.prunes()) {
+      for (const auto& spec : sel.only) only(spec);
+      std::set<std::string> matched;
+      for (const auto& r : resolved) {
+        std::string name = r.target.ns->name + "/" + r.target.release->name;
+        bool by_release = std::find(sel.releases.begin(), sel.releases.end(), name) != sel.releases.end();
+        bool by_stage = sel.stage && r.target.release->stage == *sel.stage;
+        if (by_release) matched.insert(name);
+        if (by_release || by_stage) chosen.push_back(r);
+      }
+      for (const auto& want : sel.releases)
+        if (!matched.count(want) && !diags.has_errors())
+          diags.error({}, "--release",
+                      fmt::format("'{}' matches no release (write NAMESPACE/RELEASE, e.g. "
+                                  "mw-web/main)",
+                                  want));
+      if (sel.stage && std::none_of(resolved.begin(), resolved.end(), [&](const Resolved& r) {
+            return r.target.release->stage == *sel.stage;
+          }))
+        diags.error({}, "--stage",
+                    fmt::format("no release is in stage '{}'", stage_name(*sel.stage)));
+    } else {
+      chosen = resolved;
+      if (sel.all_flavours)
+        for (uint32_t i = 0; i < cfg.images.size(); ++i)
+          for (uint32_t f = 0; f < cfg.images[i].flavours.size(); ++f)
+            for (uint32_t k = 0; k < cfg.images[i].kinds.size(); ++k) published.insert({i, f, k});
+    }
+    for (const auto& r : chosen) {
+      published.insert(r.mw);
+      published.insert(r.web);
+    }
+    if (diags.has_errors()) return;
+
+    // 3. Builds, in config order (image, flavour, kind with `from` parents first).
+    std::set<BuildKey> needed = published;
+    for (const auto& key : published) {
+      auto [i, f, k] = key;
+      const ImageSpec& img = cfg.images[i];
+      const KindSpec* kind = &img.kinds[k];
+      for (size_t guard = 0; kind->from && guard < img.kinds.size(); ++guard) {
+        int pk = img.kind_index(*kind->from);
+        if (pk < 0) break;
+        needed.insert({i, f, static_cast<uint32_t>(pk)});
+        kind = &img.kinds[static_cast<size_t>(pk)];
+      }
+    }
+    std::map<BuildKey, uint32_t> build_of;
+    std::map<std::string, uint32_t> base_of, layer_of;
+    for (uint32_t i = 0; i < cfg.images.size(); ++i) {
+      const ImageSpec& img = cfg.images[i];
+      auto korder = kind_order(img);
+      for (uint32_t f = 0; f < img.flavours.size(); ++f)
+        for (uint32_t k : korder)
+          if (needed.count({i, f, k})) build_of[{i, f, k}] = make_build(i, f, k, build_of, base_of, layer_of);
+    }
+    for (const auto& r : chosen) {
+      PlanRelease pr{r.target, static_cast<int>(build_of.at(r.mw)), static_cast<int>(build_of.at(r.web)), -1};
+      plan.builds[static_cast<size_t>(pr.mw_build)].serves.push_back(r.target.id());
+      plan.builds[static_cast<size_t>(pr.web_build)].serves.push_back(r.target.id());
+      plan.releases.push_back(std::move(pr));
+    }
+
+    // 4. Tasks: base-pulls, layers, builds, tags, pushes, render-values.
+    std::vector<uint32_t> base_task, layer_task;
+    for (uint32_t b = 0; b < plan.bases.size(); ++b)
+      base_task.push_back(add_task("base-pull:" + plan.bases[b].ref, TaskKind::base_pull, {}, b));
+    for (uint32_t l = 0; l < plan.layers.size(); ++l)
+      layer_task.push_back(add_task("layer:" + plan.layers[l].key, TaskKind::layer, {}, l));
+    for (uint32_t b = 0; b < plan.builds.size(); ++b) {
+      PlanBuild& pb = plan.builds[b];
+      std::vector<uint32_t> deps;
+      if (pb.base >= 0) deps.push_back(base_task[static_cast<size_t>(pb.base)]);
+      if (pb.parent >= 0) deps.push_back(static_cast<uint32_t>(plan.builds[static_cast<size_t>(pb.parent)].build_task));
+      for (uint32_t l : pb.layers)
+        if (std::find(deps.begin(), deps.end(), layer_task[l]) == deps.end()) deps.push_back(layer_task[l]);
+      pb.build_task = static_cast<int>(add_task("build:" + pb.id_suffix(), TaskKind::build, deps, b));
+    }
+    for (uint32_t b = 0; b < plan.builds.size(); ++b) {
+      PlanBuild& pb = plan.builds[b];
+      if (pb.published)
+        pb.tag_task = static_cast<int>(
+            add_task("tag:" + pb.id_suffix(), TaskKind::tag, {static_cast<uint32_t>(pb.build_task)}, b));
+    }
+    for (uint32_t b = 0; b < plan.builds.size(); ++b) {
+      PlanBuild& pb = plan.builds[b];
+      if (pb.published)
+        pb.push_task = static_cast<int>(
+            add_task("push:" + pb.id_suffix(), TaskKind::push, {static_cast<uint32_t>(pb.tag_task)}, b));
+    }
+    for (uint32_t r = 0; r < plan.releases.size(); ++r) {
+      PlanRelease& pr = plan.releases[r];
+      auto mw = static_cast<uint32_t>(plan.builds[static_cast<size_t>(pr.mw_build)].push_task);
+      auto web = static_cast<uint32_t>(plan.builds[static_cast<size_t>(pr.web_build)].push_task);
+      pr.task = static_cast<int>(
+          add_task("render-values:" + pr.target.id(), TaskKind::render_values, {mw, web}, r));
+    }
+  }
+
+  uint32_t make_build(uint32_t i, uint32_t f, uint32_t k, const std::map<BuildKey, uint32_t>& build_of,
+                      std::map<std::string, uint32_t>& base_of,
+                      std::map<std::string, uint32_t>& layer_of) {
+    const ImageSpec& img = cfg.images[i];
+    const FlavourSpec& fl = img.flavours[f];
+    const KindSpec& kind = img.kinds[k];
+    PlanBuild b;
+    b.image = i;
+    b.flavour = f;
+    b.kind = k;
+    b.image_name = img.name;
+    b.flavour_name = fl.name;
+    b.kind_name = kind.name;
+    b.published = published.count({i, f, k}) > 0;
+    StringPairs vars = fl.args;
+    vars.emplace_back("image", img.name);
+    vars.emplace_back("flavour", fl.name);
+    vars.emplace_back("kind", kind.name);
+    b.repository = expand_template(kind.repository, vars, nullptr);
+    StringPairs tag_vars = vars;
+    tag_vars.emplace_back("timestamp", plan.timestamp);
+    b.tag = expand_template(cfg.tag_template, tag_vars, nullptr);
+    if (!valid_tag(b.tag))
+      diags.error(cfg.tag_where, "tag",
+                  fmt::format("'{}' (for {}) is not a valid image tag: letters, digits, '_', '.', "
+                              "'-', at most 128, not starting with '.' or '-'",
+                              b.tag, b.id_suffix()));
+    std::string latest = opts.latest_tag.value_or(cfg.latest_tag);
+    if (!latest.empty() && latest != b.tag) b.extra_tags.push_back(latest);
+    b.args = fl.args;
+    b.metadata = fl.metadata;
+    for (const auto& [name, v] : kind.config.env) b.env.emplace_back(name, expand_template(v, vars, nullptr));
+    for (const auto& [name, v] : kind.config.labels) b.labels.emplace_back(name, expand_template(v, vars, nullptr));
+    auto index = static_cast<uint32_t>(plan.builds.size());
+    if (kind.from) {
+      b.parent = static_cast<int>(build_of.at({i, f, static_cast<uint32_t>(img.kind_index(*kind.from))}));
+    } else {
+      std::string ref = expand_template(kind.base ? *kind.base : fl.base.value_or(""), vars, nullptr);
+      auto [it, fresh] = base_of.emplace(ref, static_cast<uint32_t>(plan.bases.size()));
+      if (fresh) plan.bases.push_back({ref, {}});
+      plan.bases[it->second].builds.push_back(index);
+      b.base = static_cast<int>(it->second);
+    }
+    for (const auto& ls : kind.layers) {
+      std::string key = layer_content_key(ls, cfg.compression);
+      auto [it, fresh] = layer_of.emplace(key, static_cast<uint32_t>(plan.layers.size()));
+      if (fresh) plan.layers.push_back({key, ls, cfg.compression, {}});
+      plan.layers[it->second].builds.push_back(index);
+      b.layers.push_back(it->second);
+    }
+    plan.builds.push_back(std::move(b));
+    return index;
+  }
+
+  void dedupe_diagnostics() {
+    Diagnostics out;
+    std::set<std::string> seen;
+    for (const auto& d : diags.items())
+      if (seen.insert(d.str()).second) out.add(d);
+    diags = std::move(out);
+  }
+};
+
+}  // namespace
+
+Plan expand(std::shared_ptr<const ImagesConfig> config,
+            std::shared_ptr<const DeploymentsFile> deployments, const Selection& selection,
+            const PlanOptions& options, Diagnostics& diags) {
+  Plan plan;
+  plan.config = config;
+  plan.deployments = deployments;
+  plan.registry = options.registry.value_or(config->registry);
+  plan.timestamp = options.timestamp;
+  std::vector<std::string> clusters = options.clusters.value_or(config->clusters);
+
+  std::vector<ReleaseTarget> targets;
+  if (deployments) {
+    Diagnostics local;
+    targets = expand_targets(*deployments, clusters, local);
+    diags.append(local);
+    bool any_ns_clusters = std::any_of(deployments->namespaces.begin(), deployments->namespaces.end(),
+                                       [](const NamespaceSpec& n) { return !n.clusters.empty(); });
+    if (any_ns_clusters && clusters.empty())
+      for (const auto& ns : deployments->namespaces)
+        if (ns.clusters.empty() && !ns.releases.empty())
+          diags.warning(ns.where, ns.name,
+                        fmt::format("no clusters and no default cluster list (--clusters or "
+                                    "'clusters:' in images.yaml): its values files are named "
+                                    "'{}-<release>.yaml', without a cluster",
+                                    ns.name));
+    if (selection.scope) {
+      bool known = std::any_of(deployments->namespaces.begin(), deployments->namespaces.end(),
+                               [&](const NamespaceSpec& n) { return n.scope == *selection.scope; });
+      if (!known)
+        diags.error({}, "--scope",
+                    fmt::format("--scope {} matches no deployment targets", *selection.scope));
+      std::erase_if(targets, [&](const ReleaseTarget& t) { return t.ns->scope != *selection.scope; });
+    }
+  }
+  Expander ex{*config, selection, options, diags, plan, {}};
+  ex.run(std::move(targets));
+  for (const auto& d : diags.items())
+    if (d.severity == Severity::warning) plan.warnings.push_back(d.str());
+  return plan;
+}
+
+}  // namespace flavourgraph

@@ -1,0 +1,116 @@
+#pragma once
+/// The build configuration (images.yaml) as plain data. docs/configuration.md has the schema.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "flavourgraph/diagnostics.h"
+
+namespace flavourgraph {
+
+using StringPairs = std::vector<std::pair<std::string, std::string>>;
+
+enum class Compression { gzip, zstd };
+
+struct CompressionSpec {
+  Compression format = Compression::gzip;
+  int level = 5;  ///< gzip 1..12 (libdeflate), zstd 1..19
+
+  [[nodiscard]] std::string media_type() const;  ///< OCI layer media type
+  [[nodiscard]] std::string str() const;         ///< e.g. "gzip-5"
+};
+
+/// One layer: a source tree copied to `dest` in the image.
+struct LayerSpec {
+  std::string name;                  ///< top-level name, or "" for an inline layer
+  std::string source;                ///< as written (relative to the images.yaml directory)
+  std::filesystem::path source_path; ///< resolved
+  std::string dest;                  ///< absolute, normalised path inside the image
+  std::vector<std::string> include;  ///< rsync-style patterns; first match of include/exclude wins
+  std::vector<std::string> exclude;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  Location where;
+};
+
+/// Image config set by a kind (applied over the base image's config).
+struct ImageSettings {
+  std::optional<std::string> user;
+  std::optional<std::string> workdir;
+  StringPairs env;     ///< values may use {ARG} templates
+  StringPairs labels;  ///< values may use {ARG} templates
+  std::optional<std::vector<std::string>> entrypoint;
+  std::optional<std::vector<std::string>> cmd;
+};
+
+struct KindSpec {
+  std::string name;
+  std::string repository;            ///< may use {ARG} templates
+  std::optional<std::string> from;   ///< another kind of the same image
+  std::optional<std::string> base;   ///< base ref template; overrides the flavour's
+  std::vector<LayerSpec> layers;
+  ImageSettings config;
+  Location where;
+};
+
+struct FlavourSpec {
+  std::string name;
+  std::optional<std::string> base;   ///< base ref template for kinds that set none
+  StringPairs args;                  ///< build args: template variables and image labels
+  StringPairs metadata;              ///< copied to report.json (php_version → values files)
+  Location where;
+};
+
+struct ImageSpec {
+  std::string name;
+  std::vector<FlavourSpec> flavours;
+  std::vector<KindSpec> kinds;
+  Location where;
+
+  [[nodiscard]] const FlavourSpec* flavour(std::string_view n) const;
+  [[nodiscard]] const KindSpec* kind(std::string_view n) const;
+  [[nodiscard]] int kind_index(std::string_view n) const;
+  [[nodiscard]] std::vector<std::string> flavour_names() const;
+  [[nodiscard]] std::vector<std::string> kind_names() const;
+};
+
+struct ImagesConfig {
+  std::filesystem::path file;  ///< as given
+  std::filesystem::path dir;   ///< directory relative paths are resolved against
+  std::string registry;        ///< push target: host[:port][/prefix] or oci:DIR
+  std::vector<std::string> insecure_registries;
+  std::string tag_template = "{timestamp}-{flavour}";
+  Location tag_where;
+  std::string latest_tag;      ///< extra tag ("" = none)
+  std::vector<std::string> clusters;  ///< default cluster list for values files
+  CompressionSpec compression;
+  std::vector<ImageSpec> images;
+
+  [[nodiscard]] const ImageSpec* image(std::string_view n) const;
+  [[nodiscard]] int image_index(std::string_view n) const;
+};
+
+/// The image names releases refer to (`mw_*` keys and `web_*` keys of the deployments file).
+inline constexpr std::string_view kAppImage = "mediawiki";
+inline constexpr std::string_view kWebImage = "webserver";
+/// The kind a release runs when it names none.
+inline constexpr std::string_view kDefaultKind = "image";
+
+/// Loads and validates images.yaml. Errors go to `diags`; the result is only meaningful when
+/// `diags` has no errors.
+ImagesConfig load_images_config(const std::filesystem::path& file, Diagnostics& diags);
+/// The same from text (tests); relative paths resolve against `dir`.
+ImagesConfig parse_images_config(std::string_view text, const std::string& display,
+                                 const std::filesystem::path& dir, Diagnostics& diags);
+
+/// Expands `{NAME}` placeholders from `vars` (`{{` and `}}` are literal braces). Unknown names
+/// are reported through `unknown` and left empty.
+std::string expand_template(std::string_view tmpl, const StringPairs& vars,
+                            std::vector<std::string>* unknown);
+
+}  // namespace flavourgraph

@@ -1,0 +1,123 @@
+#pragma once
+/// The plan: an immutable DAG of tasks expanded from the configuration (design.md §1.2).
+///
+/// `expand` is a pure function of (config, deployments, selection, options). Identical work is
+/// one node: releases on one flavour share its builds, flavours on one base share one
+/// base-pull, and a layer with one content key is built once for every kind that lists it.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flavourgraph/config.h"
+#include "flavourgraph/deployments.h"
+#include "flavourgraph/diagnostics.h"
+
+namespace flavourgraph {
+
+enum class TaskKind : uint8_t { base_pull, layer, build, tag, push, render_values };
+inline constexpr size_t kTaskKindCount = 6;
+std::string_view task_kind_name(TaskKind k);
+std::optional<TaskKind> parse_task_kind(std::string_view s);
+
+/// What a run is restricted to. Empty = everything some release needs.
+struct Selection {
+  std::vector<std::string> only;      ///< IMAGE:FLAVOUR[:KIND]
+  std::vector<std::string> releases;  ///< NAMESPACE/RELEASE
+  std::optional<Stage> stage;
+  std::optional<std::string> scope;   ///< drops releases of other scopes before expansion
+  bool all_flavours = false;          ///< build every flavour × kind, needed or not
+
+  [[nodiscard]] bool prunes() const { return !only.empty() || !releases.empty() || stage; }
+};
+
+struct PlanOptions {
+  std::string timestamp;                      ///< YYYY-MM-DD-HHMMSS (UTC) for tags
+  std::optional<std::vector<std::string>> clusters;  ///< overrides the config's default list
+  std::optional<std::string> registry;        ///< overrides the config's push target
+  std::optional<std::string> latest_tag;      ///< overrides the config's extra tag
+};
+
+struct PlanBase {
+  std::string ref;                ///< as written, templates expanded
+  std::vector<uint32_t> builds;   ///< builds on this base
+};
+
+struct PlanLayer {
+  std::string key;                ///< content key (hex): source, filters, dest, owner, compression
+  LayerSpec spec;
+  CompressionSpec compression;
+  std::vector<uint32_t> builds;   ///< builds that append this layer
+};
+
+struct PlanBuild {
+  uint32_t image = 0, flavour = 0, kind = 0;  ///< indices into the config
+  std::string image_name, flavour_name, kind_name;
+  std::string repository;
+  std::string tag;                         ///< primary tag
+  std::vector<std::string> extra_tags;     ///< e.g. "latest"
+  int base = -1;                           ///< PlanBase index, or -1 when built `from` a parent
+  int parent = -1;                         ///< PlanBuild index of the `from` kind
+  std::vector<uint32_t> layers;            ///< PlanLayer indices, in order
+  StringPairs args, env, labels;           ///< templates expanded
+  StringPairs metadata;
+  bool published = false;                  ///< tagged and pushed (not only an ancestor)
+  std::vector<std::string> serves;         ///< release target ids
+  int build_task = -1, tag_task = -1, push_task = -1;
+
+  [[nodiscard]] std::string id_suffix() const;  ///< image:flavour:kind
+  [[nodiscard]] std::string image_ref(std::string_view registry) const;  ///< registry/repo:tag
+};
+
+struct PlanRelease {
+  ReleaseTarget target;
+  int mw_build = -1;
+  int web_build = -1;
+  int task = -1;
+};
+
+struct PlanTask {
+  std::string id;
+  TaskKind kind;
+  std::vector<uint32_t> deps;  ///< indices of tasks that must end first
+  uint32_t subject = 0;        ///< index into bases / layers / builds / releases by kind
+};
+
+struct Plan {
+  std::shared_ptr<const ImagesConfig> config;
+  std::shared_ptr<const DeploymentsFile> deployments;
+  std::string registry;
+  std::string timestamp;
+  std::vector<PlanTask> tasks;  ///< topologically ordered, deterministic
+  std::vector<PlanBase> bases;
+  std::vector<PlanLayer> layers;
+  std::vector<PlanBuild> builds;
+  std::vector<PlanRelease> releases;
+  std::vector<std::string> warnings;
+
+  [[nodiscard]] int find(std::string_view id) const;
+  [[nodiscard]] size_t count(TaskKind k) const;
+  /// The longest dependency chain (task indices), by task count.
+  [[nodiscard]] std::vector<uint32_t> critical_path() const;
+};
+
+/// Expands the configuration into a plan. Errors (unknown flavours, bad selection...) go to
+/// `diags`; the plan is only meaningful when there are none.
+Plan expand(std::shared_ptr<const ImagesConfig> config,
+            std::shared_ptr<const DeploymentsFile> deployments, const Selection& selection,
+            const PlanOptions& options, Diagnostics& diags);
+
+/// `plan` output formats.
+std::string plan_to_text(const Plan& plan);
+std::string plan_to_json(const Plan& plan);
+std::string plan_to_dot(const Plan& plan);
+
+/// Formats a UTC time as the tag timestamp YYYY-MM-DD-HHMMSS.
+std::string format_timestamp(int64_t unix_seconds);
+/// Parses --timestamp: YYYY-MM-DD-HHMMSS or seconds since the epoch.
+std::optional<int64_t> parse_timestamp(std::string_view s);
+
+}  // namespace flavourgraph

@@ -1,0 +1,188 @@
+// Plan expansion: stable ids, sharing, selection, determinism, cross-file validation.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "flavourgraph/plan.h"
+#include "test_util.h"
+
+using namespace flavourgraph;
+
+namespace {
+
+struct Fixture {
+  std::shared_ptr<ImagesConfig> cfg;
+  std::shared_ptr<DeploymentsFile> dep;
+  Diagnostics diags;
+
+  explicit Fixture(const std::string& deployments = fgtest::source_dir() + "/configs/example/deployments.yaml") {
+    cfg = std::make_shared<ImagesConfig>(
+        load_images_config(fgtest::source_dir() + "/configs/example/images.yaml", diags));
+    dep = std::make_shared<DeploymentsFile>(load_deployments(deployments, diags));
+    REQUIRE_FALSE(diags.has_errors());
+  }
+
+  Plan plan(const Selection& sel = {}, PlanOptions opts = {}) {
+    if (opts.timestamp.empty()) opts.timestamp = "2024-10-29-190315";
+    diags = Diagnostics{};
+    return expand(cfg, dep, sel, opts, diags);
+  }
+};
+
+std::vector<std::string> ids_of(const Plan& p, TaskKind k) {
+  std::vector<std::string> out;
+  for (const auto& t : p.tasks)
+    if (t.kind == k) out.push_back(t.id);
+  return out;
+}
+
+bool has(const Plan& p, const std::string& id) { return p.find(id) >= 0; }
+
+}  // namespace
+
+TEST_CASE("the example expands to shared work with stable ids") {
+  Fixture f;
+  Plan p = f.plan();
+  REQUIRE_FALSE(f.diags.has_errors());
+  // Two mediawiki flavours × three kinds + webserver.
+  CHECK(ids_of(p, TaskKind::build) ==
+        std::vector<std::string>{"build:mediawiki:publish:image", "build:mediawiki:publish:cli-image",
+                                 "build:mediawiki:publish:debug-image",
+                                 "build:mediawiki:publish-81:image",
+                                 "build:mediawiki:publish-81:cli-image",
+                                 "build:mediawiki:publish-81:debug-image",
+                                 "build:webserver:webserver:image"});
+  // One app layer serves image and cli-image of both flavours: built once.
+  auto layers = ids_of(p, TaskKind::layer);
+  CHECK(layers.size() == 3);
+  int app = -1;
+  for (size_t i = 0; i < p.layers.size(); ++i)
+    if (p.layers[i].spec.name == "app") app = static_cast<int>(i);
+  REQUIRE(app >= 0);
+  CHECK(p.layers[static_cast<size_t>(app)].builds.size() == 4);
+  // One base-pull per distinct base ref.
+  CHECK(ids_of(p, TaskKind::base_pull) ==
+        std::vector<std::string>{"base-pull:oci:bases:php7.4-fpm-multiversion-base",
+                                 "base-pull:oci:bases:php7.4-cli",
+                                 "base-pull:oci:bases:php8.1-fpm-multiversion-base",
+                                 "base-pull:oci:bases:php8.1-cli", "base-pull:oci:bases:httpd"});
+  // debug-image builds on image of the same flavour.
+  const auto& dbg = p.tasks[static_cast<size_t>(p.find("build:mediawiki:publish-81:debug-image"))];
+  CHECK(std::count(dbg.deps.begin(), dbg.deps.end(),
+                   static_cast<uint32_t>(p.find("build:mediawiki:publish-81:image"))) == 1);
+  // A render task depends on exactly the two pushes it names.
+  const auto& r = p.tasks[static_cast<size_t>(p.find("render-values:mw-web/next@codfw"))];
+  std::set<std::string> deps;
+  for (auto d : r.deps) deps.insert(p.tasks[d].id);
+  CHECK(deps == std::set<std::string>{"push:mediawiki:publish-81:image", "push:webserver:webserver:image"});
+  CHECK(p.builds[static_cast<size_t>(p.tasks[static_cast<size_t>(p.find("build:mediawiki:publish-81:image"))].subject)].tag ==
+        "2024-10-29-190315-publish-81");
+}
+
+TEST_CASE("tasks are topologically ordered and ids are unique") {
+  Fixture f;
+  Plan p = f.plan();
+  std::set<std::string> seen;
+  for (size_t i = 0; i < p.tasks.size(); ++i) {
+    CHECK(seen.insert(p.tasks[i].id).second);
+    for (uint32_t d : p.tasks[i].deps) CHECK(d < i);
+  }
+}
+
+TEST_CASE("only what some release needs is built, unless --all-flavours") {
+  Fixture f(fgtest::fixture("deployments-scap-tests.yaml"));
+  // scap-tests names flavours that images.yaml lacks: cross-file validation.
+  Plan bad = f.plan();
+  CHECK(f.diags.mentions("deployments-scap-tests.yaml:31:7: api3.releases.migration.mw_flavour: unknown flavour "
+                         "'exciting-new-mediawiki' of image 'mediawiki' (known: publish, publish-81)"));
+
+  Fixture g(fgtest::fixture("deployments-2024-10.yaml"));
+  Plan p = g.plan();
+  REQUIRE_FALSE(g.diags.has_errors());
+  // Only publish is used: image (main releases), debug-image (debug namespaces), webserver.
+  CHECK(ids_of(p, TaskKind::push) ==
+        std::vector<std::string>{"push:mediawiki:publish:image", "push:mediawiki:publish:debug-image",
+                                 "push:webserver:webserver:image"});
+  Selection all;
+  all.all_flavours = true;
+  Plan q = g.plan(all);
+  CHECK(ids_of(q, TaskKind::push).size() == 7);
+}
+
+TEST_CASE("a selection keeps the chosen tasks and their ancestors only") {
+  Fixture f;
+  Selection only;
+  only.only = {"mediawiki:publish-81:debug-image"};
+  Plan p = f.plan(only);
+  REQUIRE_FALSE(f.diags.has_errors());
+  CHECK(ids_of(p, TaskKind::push) == std::vector<std::string>{"push:mediawiki:publish-81:debug-image"});
+  CHECK(has(p, "build:mediawiki:publish-81:image"));       // the parent kind is built...
+  CHECK_FALSE(has(p, "push:mediawiki:publish-81:image"));  // ...but not published
+  CHECK(ids_of(p, TaskKind::render_values).empty());
+  CHECK(ids_of(p, TaskKind::base_pull) ==
+        std::vector<std::string>{"base-pull:oci:bases:php8.1-fpm-multiversion-base"});
+
+  Selection rel;
+  rel.releases = {"mw-cron/main"};
+  Plan c = f.plan(rel);
+  CHECK(ids_of(c, TaskKind::render_values) == std::vector<std::string>{"render-values:mw-cron/main@eqiad"});
+  CHECK(ids_of(c, TaskKind::push) ==
+        std::vector<std::string>{"push:mediawiki:publish-81:cli-image", "push:webserver:webserver:image"});
+
+  Selection stage;
+  stage.stage = Stage::testservers;
+  Plan t = f.plan(stage);
+  CHECK(ids_of(t, TaskKind::render_values).size() == 4);
+  CHECK(ids_of(t, TaskKind::push) ==
+        std::vector<std::string>{"push:mediawiki:publish:debug-image",
+                                 "push:mediawiki:publish-81:debug-image",
+                                 "push:webserver:webserver:image"});
+
+  Selection bad;
+  bad.only = {"mediawiki:publish-82"};
+  f.plan(bad);
+  CHECK(f.diags.mentions("--only: unknown flavour 'publish-82' of image 'mediawiki' (known: publish, publish-81)"));
+  Selection nobody;
+  nobody.releases = {"mw-web/nope"};
+  f.plan(nobody);
+  CHECK(f.diags.mentions("--release: 'mw-web/nope' matches no release"));
+}
+
+TEST_CASE("--scope keeps one scope's releases; an unknown scope is an error") {
+  Fixture f(fgtest::fixture("deployments-mapping-form.yaml"));
+  Selection s;
+  s.scope = "pretrain";
+  Plan p = f.plan(s);
+  REQUIRE_FALSE(f.diags.has_errors());
+  CHECK(ids_of(p, TaskKind::render_values).size() == 4);
+  s.scope = "nope";
+  f.plan(s);
+  CHECK(f.diags.mentions("--scope nope matches no deployment targets"));
+}
+
+TEST_CASE("the JSON plan is deterministic and names every dependency") {
+  Fixture f;
+  std::string a = plan_to_json(f.plan());
+  std::string b = plan_to_json(f.plan());
+  CHECK(a == b);
+  auto j = nlohmann::json::parse(a);
+  std::set<std::string> ids;
+  for (const auto& t : j["tasks"]) ids.insert(t["id"].get<std::string>());
+  for (const auto& t : j["tasks"]) {
+    std::string kind = t["kind"];
+    CHECK(std::set<std::string>{"base-pull", "layer", "build", "tag", "push", "render-values"}.count(kind));
+    for (const auto& d : t["deps"]) CHECK(ids.count(d.get<std::string>()));
+  }
+  CHECK(j["summary"]["values_files"] == 17);
+  CHECK(j["summary"]["layers"]["uses"] == 7);
+}
+
+TEST_CASE("timestamps") {
+  CHECK(format_timestamp(1730229795) == "2024-10-29-192315");
+  CHECK(parse_timestamp("2024-10-29-190315") == 1730228595);
+  CHECK(parse_timestamp("1730228595") == 1730228595);
+  CHECK_FALSE(parse_timestamp("2024-02-31-000000"));
+  CHECK_FALSE(parse_timestamp("yesterday"));
+}
