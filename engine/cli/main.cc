@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "build_args.h"
 #include "common.h"
 #include "flavourgraph/version.h"
 
@@ -28,6 +29,13 @@ int main(int argc, char** argv) {
   plan->add_option("--format", format, "text (a summary), json or dot (Graphviz)")
       ->check(CLI::IsMember({"text", "json", "dot"}));
 
+  PlanArgs build_plan_args;
+  ExecArgs exec_args;
+  auto* build = app.add_subcommand(
+      "build", "Build, tag and push the images the releases need, then write their values files");
+  add_plan_options(*build, build_plan_args);
+  add_exec_options(*build, exec_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -43,6 +51,7 @@ int main(int argc, char** argv) {
 
   try {
     if (plan->parsed()) return run_plan(plan_args, format);
+    if (build->parsed()) return run_build(build_plan_args, exec_args);
   } catch (const std::exception& e) {
     fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
     return kExitUsage;

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace flavourgraph::cli {
+
+/// Executor options of `build`.
+struct ExecArgs {
+  unsigned jobs = 0;
+  unsigned push_jobs = 4;
+  bool keep_going = false;
+  std::string progress = "auto";
+  std::string metadata_file;
+  std::string trace_file;
+  std::string simulate;
+  std::vector<std::string> fail;
+};
+
+void add_exec_options(CLI::App& cmd, ExecArgs& args);
+int run_build(const PlanArgs& plan_args, const ExecArgs& args);
+
+}  // namespace flavourgraph::cli

@@ -1,0 +1,91 @@
+#include "flavourgraph/run_files.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "flavourgraph/fs_util.h"
+
+namespace flavourgraph {
+
+namespace {
+
+double micros(double seconds) { return std::round(seconds * 1e6) / 1e6; }
+
+}  // namespace
+
+std::string metadata_json(const ExecGraph& graph, const RunResult& result) {
+  nlohmann::json tasks = nlohmann::json::array();
+  for (size_t i = 0; i < graph.tasks.size(); ++i) {
+    const ExecTask& t = graph.tasks[i];
+    const TaskRecord& r = result.records[i];
+    bool ran = r.lane >= 0;
+    nlohmann::json j = {
+        {"id", t.id},
+        {"kind", t.kind},
+        {"state", state_name(r.state)},
+        {"start", micros(std::max(0.0, r.start))},
+        {"end", micros(std::max(0.0, r.end))},
+        {"bytes_in", r.bytes_in},
+        {"bytes_out", r.bytes_out},
+        {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)},
+        {"pool", pool_name(t.pool)},
+        {"ran", ran},
+        {"lane", r.lane},
+        {"cache_hit", r.state == TaskState::cached},
+    };
+    if (!r.output.empty()) j["output"] = r.output;
+    tasks.push_back(std::move(j));
+  }
+  nlohmann::json out = {{"tasks", tasks},
+                        {"wall", micros(result.wall)},
+                        {"jobs", result.cpu_width},
+                        {"push_jobs", result.io_width},
+                        {"interrupted", result.interrupted}};
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string trace_json(const ExecGraph& graph, const RunResult& result) {
+  nlohmann::json events = nlohmann::json::array();
+  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", "flavourgraph"}}}});
+  std::set<int> lanes;
+  for (const auto& r : result.records)
+    if (r.lane >= 0) lanes.insert(r.lane);
+  for (int lane : lanes) {
+    std::string name = lane < static_cast<int>(result.cpu_width)
+                           ? "cpu " + std::to_string(lane)
+                           : "io " + std::to_string(lane - static_cast<int>(result.cpu_width));
+    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", lane}, {"args", {{"name", name}}}});
+    events.push_back({{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", 1}, {"tid", lane}, {"args", {{"sort_index", lane}}}});
+  }
+  for (size_t i = 0; i < graph.tasks.size(); ++i) {
+    const TaskRecord& r = result.records[i];
+    if (r.lane < 0) continue;
+    nlohmann::json args = {{"state", state_name(r.state)}};
+    if (r.bytes_in) args["bytes_in"] = r.bytes_in;
+    if (r.bytes_out) args["bytes_out"] = r.bytes_out;
+    if (!r.error.empty()) args["error"] = r.error;
+    events.push_back({{"name", graph.tasks[i].id},
+                      {"cat", graph.tasks[i].kind},
+                      {"ph", "X"},
+                      {"ts", std::round(r.start * 1e6)},
+                      {"dur", std::max(1.0, std::round((r.end - r.start) * 1e6))},
+                      {"pid", 1},
+                      {"tid", r.lane},
+                      {"args", args}});
+  }
+  nlohmann::json out = {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void write_metadata_file(const std::filesystem::path& path, const ExecGraph& graph,
+                         const RunResult& result) {
+  write_file_atomic(path, metadata_json(graph, result));
+}
+
+void write_trace_file(const std::filesystem::path& path, const ExecGraph& graph,
+                      const RunResult& result) {
+  write_file_atomic(path, trace_json(graph, result));
+}
+
+}  // namespace flavourgraph
