@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "flavourgraph/deployments.h"
 #include "yaml_reader.h"
 
 namespace flavourgraph {
@@ -75,7 +76,7 @@ std::string expand_template(std::string_view tmpl, const StringPairs& vars,
     } else if (c == '{') {
       size_t close = tmpl.find('}', i + 1);
       if (close == std::string_view::npos) {
-        if (unknown) unknown->push_back(std::string(tmpl.substr(i)));
+        if (unknown) unknown->push_back("unclosed '{' in \"" + std::string(tmpl) + "\"");
         break;
       }
       std::string_view name = tmpl.substr(i + 1, close - i - 1);
@@ -91,6 +92,15 @@ std::string expand_template(std::string_view tmpl, const StringPairs& vars,
     }
   }
   return out;
+}
+
+bool valid_tag(std::string_view t) {
+  if (t.empty() || t.size() > 128) return false;
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  if (!word(t.front())) return false;
+  return std::all_of(t.begin(), t.end(), [&](char c) { return word(c) || c == '.' || c == '-'; });
 }
 
 namespace {
@@ -157,10 +167,11 @@ LayerSpec parse_layer(const Ctx& ctx, const YAML::Node& node, const std::string&
   }
   l.include = m.str_list("include");
   l.exclude = m.str_list("exclude");
-  for (const auto* list : {&l.include, &l.exclude})
-    for (const auto& p : *list)
-      if (p.empty() || p == "/")
-        ctx.error(node, path, fmt::format("pattern '{}' matches nothing useful", p));
+  for (std::string_view key : {"include", "exclude"})
+    for (const auto& p : key == "include" ? l.include : l.exclude)
+      if (p == "/" || p == "**" || p == "/**")
+        ctx.error(m.find(key)->value, m.field(key),
+                  fmt::format("pattern '{}' matches the whole tree: leave the layer out instead", p));
   if (const auto* e = m.find("owner")) {
     std::optional<std::string> o = yamlr::scalar_string(ctx, e->value, m.field("owner"));
     if (o) {
@@ -201,9 +212,13 @@ KindSpec parse_kind(const Ctx& ctx, const yamlr::Entry& entry, const std::string
   MapReader m(ctx, entry.value, path);
   if (!m.ok()) return k;
   m.allow({"repository", "from", "base", "layers", "config"});
-  if (auto r = m.str("repository", true)) k.repository = *r;
+  if (auto r = m.str("repository", true)) {
+    k.repository = *r;
+    k.repository_at = yamlr::where(ctx.file, m.find("repository")->value);
+  }
   k.from = m.str("from");
   k.base = m.str("base");
+  if (k.base) k.base_at = yamlr::where(ctx.file, m.find("base")->value);
   if (k.from && k.base)
     ctx.error(m.find("base")->key_node, m.field("base"),
               fmt::format("a kind built from another kind ('{}') takes that kind's image as its "
@@ -270,6 +285,7 @@ FlavourSpec parse_flavour(const Ctx& ctx, const yamlr::Entry& entry, const std::
   if (!m.ok()) return f;
   m.allow({"base", "args", "metadata"});
   f.base = m.str("base");
+  if (f.base) f.base_at = yamlr::where(ctx.file, m.find("base")->value);
   f.args = m.str_map("args");
   f.metadata = m.str_map("metadata");
   for (const auto& [name, _] : f.args)
@@ -323,54 +339,67 @@ std::string arg_names(const FlavourSpec& fl) {
 }
 
 void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
-  std::set<std::string> tag_reported;
+  std::set<std::string> reported;  // one report per (place, message), not per flavour × kind
+  auto report = [&](const Location& at, const std::string& field, const std::string& msg) {
+    if (reported.insert(at.str() + field + msg).second) ctx.diags->error(at, field, msg);
+  };
   for (const auto& img : cfg.images) {
     for (const auto& kind : img.kinds) {
       for (const auto& fl : img.flavours) {
         StringPairs vars = template_vars(img, fl, kind);
         std::string field = fmt::format("images.{}.kinds.{}", img.name, kind.name);
-        auto check = [&](std::string_view what, const std::string& tmpl) {
+        auto check = [&](std::string_view what, const std::string& tmpl, const Location& at) {
           std::vector<std::string> unknown;
           std::string v = expand_template(tmpl, vars, &unknown);
           for (const auto& u : unknown)
-            ctx.diags->error(kind.where, yamlr::join(field, what),
-                             fmt::format("'{{{}}}' is not defined for flavour '{}' (its args: {})",
-                                         u, fl.name, arg_names(fl)));
+            report(at, yamlr::join(field, what),
+                   u.rfind("unclosed", 0) == 0
+                       ? u
+                       : fmt::format("'{{{}}}' is not defined for flavour '{}' (its args: {})", u,
+                                     fl.name, arg_names(fl)));
           return v;
         };
-        std::string repo = check("repository", kind.repository);
+        std::string repo = check("repository", kind.repository, kind.repository_at);
         if (!kind.repository.empty() && !valid_repository(repo))
-          ctx.diags->error(kind.where, field + ".repository",
-                           fmt::format("'{}' is not a valid repository name (lower-case "
-                                       "components separated by '/')",
-                                       repo));
+          report(kind.repository_at, field + ".repository",
+                 fmt::format("'{}' is not a valid repository name (lower-case components "
+                             "separated by '/')",
+                             repo));
         if (!kind.from) {
           if (kind.base) {
-            check("base", *kind.base);
+            check("base", *kind.base, kind.base_at);
           } else if (fl.base) {
-            check("base", *fl.base);
+            check("base", *fl.base, fl.base_at);
           } else {
-            ctx.diags->error(kind.where, field,
-                             fmt::format("no base image for flavour '{}': set 'base' on the kind "
-                                         "or on the flavour, or build 'from' another kind",
-                                         fl.name));
+            report(kind.where, field,
+                   fmt::format("no base image for flavour '{}': set 'base' on the kind or on the "
+                               "flavour, or build 'from' another kind",
+                               fl.name));
           }
         }
-        for (const auto& [k, v] : kind.config.env) check("config.env." + k, v);
-        for (const auto& [k, v] : kind.config.labels) check("config.labels." + k, v);
+        for (const auto& [k, v] : kind.config.env) check("config.env." + k, v, kind.where);
+        for (const auto& [k, v] : kind.config.labels) check("config.labels." + k, v, kind.where);
         StringPairs tag_vars = vars;
         tag_vars.emplace_back("timestamp", "2000-01-01-000000");
         std::vector<std::string> unknown;
-        expand_template(cfg.tag_template, tag_vars, &unknown);
+        std::string tag = expand_template(cfg.tag_template, tag_vars, &unknown);
         for (const auto& u : unknown)
-          if (tag_reported.insert(u).second)
-            ctx.diags->error(cfg.tag_where, "tag",
-                             fmt::format("'{{{}}}' is not defined for {}:{}:{} (known: timestamp, "
-                                         "image, flavour, kind and the flavour's args)",
-                                         u, img.name, fl.name, kind.name));
+          report(cfg.tag_where, "tag",
+                 u.rfind("unclosed", 0) == 0
+                     ? u
+                     : fmt::format("'{{{}}}' is not defined (known: timestamp, image, flavour, "
+                                   "kind and the flavour's args)",
+                                   u));
+        if (unknown.empty() && !valid_tag(tag))
+          report(cfg.tag_where, "tag",
+                 fmt::format("gives '{}' for {}:{}:{}, not a valid tag (letters, digits, '_', "
+                             "'.', '-'; at most 128; not starting with '.' or '-')",
+                             tag, img.name, fl.name, kind.name));
       }
     }
   }
+  if (!cfg.latest_tag.empty() && !valid_tag(cfg.latest_tag))
+    report(cfg.latest_tag_where, "latest_tag", fmt::format("'{}' is not a valid tag", cfg.latest_tag));
 }
 
 /// Reports `from:` naming an unknown kind and cycles of `from:`.
@@ -419,7 +448,7 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
   if (!top.ok()) return cfg;
   top.allow({"registry", "insecure_registries", "tag", "latest_tag", "clusters", "compression",
              "layers", "images"});
-  if (auto r = top.str("registry", true)) cfg.registry = *r;
+  if (auto r = top.str("registry")) cfg.registry = *r;
   cfg.insecure_registries = top.str_list("insecure_registries");
   if (auto t = top.str("tag")) {
     cfg.tag_template = *t;
@@ -430,8 +459,11 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
       cfg.latest_tag.clear();
     else if (auto t = yamlr::scalar_string(ctx, e->value, "latest_tag"))
       cfg.latest_tag = *t;
+    cfg.latest_tag_where = yamlr::where(ctx.file, e->value);
   }
   cfg.clusters = top.str_list("clusters");
+  if (const auto* e = top.find("clusters"))
+    for (const auto& problem : check_cluster_list(cfg.clusters)) ctx.error(e->value, "clusters", problem);
   if (const auto* e = top.find("compression")) {
     MapReader c(ctx, e->value, "compression");
     if (c.ok()) {
@@ -502,7 +534,7 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
     check_from(ctx, img);
     cfg.images.push_back(std::move(img));
   }
-  if (!ctx.diags->has_errors()) check_templates(ctx, cfg);
+  check_templates(ctx, cfg);
   return cfg;
 }
 

@@ -36,6 +36,20 @@ bool is_dns_label(std::string_view s) {
   return true;
 }
 
+std::vector<std::string> check_cluster_list(const std::vector<std::string>& clusters) {
+  std::vector<std::string> problems;
+  std::set<std::string> seen;
+  for (const auto& c : clusters) {
+    if (!is_dns_label(c))
+      problems.push_back(fmt::format("'{}' is not a valid cluster name (a DNS label: lower-case "
+                                     "letters, digits and '-')",
+                                     c));
+    else if (!seen.insert(c).second)
+      problems.push_back(fmt::format("cluster '{}' is listed twice", c));
+  }
+  return problems;
+}
+
 bool is_helm_release_name(std::string_view s) {
   // Helm: ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$, at most 53.
   if (s.empty() || s.size() > 53) return false;
@@ -92,6 +106,16 @@ std::string conversion_hint(const MapReader& m) {
   for (std::string_view key : {"mw_flavour", "web_flavour"}) {
     std::string v = scalar(key);
     if (!v.empty()) out += fmt::format("    {}: {}\n", key, v);
+  }
+  for (std::string_view key : {"mw_kind", "scope", "dir"}) {
+    std::string v = scalar(key);
+    if (!v.empty()) out += fmt::format("    {}: {}\n", key, v);
+  }
+  if (const auto* e = m.find("clusters"); e && e->value.IsSequence()) {
+    std::vector<std::string> names;
+    for (const auto& c : e->value)
+      if (c.IsScalar()) names.push_back(c.Scalar());
+    out += fmt::format("    clusters: [{}]\n", fmt::join(names, ", "));
   }
   if (debug) out += "    debug: true\n";
   if (!canary.empty() && debug)
@@ -228,8 +252,9 @@ void parse_namespace(const Ctx& ctx, const YAML::Node& node, size_t index,
   if (auto s = named.str("scope")) ns.scope = *s;
   if (auto d = named.str("dir")) {
     ns.dir = *d;
-    if (ns.dir.front() == '/' || ns.dir == ".." || ns.dir.find("../") != std::string::npos ||
-        ns.dir.ends_with("/.."))
+    bool escapes = ns.dir.front() == '/';
+    for (const auto& part : std::filesystem::path(ns.dir)) escapes |= part == "..";
+    if (escapes)
       ctx.error(m.find("dir")->value, named.field("dir"),
                 "must be a relative directory that stays inside the helmfile directory");
   }
@@ -246,16 +271,9 @@ void parse_namespace(const Ctx& ctx, const YAML::Node& node, size_t index,
         ctx.error(e->key_node, named.field("clusters"),
                   "empty list: no values would be rendered (remove the key to use the default "
                   "cluster list)");
-      std::set<std::string> seen;
-      for (const auto& c : list) {
-        if (!is_dns_label(c))
-          ctx.error(e->value, named.field("clusters"),
-                    fmt::format("'{}' is not a valid cluster name (a DNS label)", c));
-        else if (!seen.insert(c).second)
-          ctx.error(e->value, named.field("clusters"), fmt::format("cluster '{}' is listed twice", c));
-        else
-          ns.clusters.push_back(c);
-      }
+      auto problems = check_cluster_list(list);
+      for (const auto& problem : problems) ctx.error(e->value, named.field("clusters"), problem);
+      if (problems.empty()) ns.clusters = list;
     }
   }
   Setting ns_mw = read_setting(named, "mw_flavour");
@@ -336,6 +354,7 @@ std::vector<ReleaseTarget> expand_targets(const DeploymentsFile& deployments,
                                           Diagnostics& diags) {
   std::vector<ReleaseTarget> out;
   std::map<std::string, std::map<std::string, const NamespaceSpec*>> seen;  // cluster → ns
+  std::map<std::string, ReleaseTarget> files;
   std::string file = deployments.file.string();
   for (const auto& ns : deployments.namespaces) {
     std::vector<std::string> clusters = ns.clusters.empty() ? default_clusters : ns.clusters;
@@ -352,7 +371,17 @@ std::vector<ReleaseTarget> expand_targets(const DeploymentsFile& deployments,
                                       ns.name, cluster, it->second->where.line));
         continue;
       }
-      for (const auto& r : ns.releases) out.push_back({&ns, &r, cluster});
+      for (const auto& r : ns.releases) {
+        ReleaseTarget t{&ns, &r, cluster};
+        auto [f, first] = files.emplace(t.values_file(), t);
+        if (!first)
+          diags.error(r.where, ns.name + ".releases." + r.name,
+                      fmt::format("release '{}' and release '{}' would both write the values file "
+                                  "'{}'",
+                                  t.id(), f->second.id(), t.values_file()));
+        else
+          out.push_back(t);
+      }
     }
   }
   return out;

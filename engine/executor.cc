@@ -107,33 +107,41 @@ class IoPool {
   std::vector<std::thread> threads_;
 };
 
-/// Priorities for critical-path-first scheduling: the rank of each task's bottom level
-/// (its weight plus the heaviest chain after it). Higher runs first; 0 is TBB's "none".
+/// Priorities among ready tasks, highest first. A task that unlocks work for the other pool
+/// comes first (a tag feeds the I/O threads a push; a push or base-pull feeds the CPU), so that
+/// neither pool idles while the other holds its inputs back; then the task with the heaviest
+/// chain after it (its bottom level, critical path first). 0 is TBB's "no priority".
 std::vector<uint32_t> priorities(const ExecGraph& g, const std::vector<std::vector<uint32_t>>& dependents,
                                  const std::vector<uint32_t>& topo) {
   size_t n = g.tasks.size();
-  std::vector<double> level(n, 0);
+  std::vector<std::pair<bool, double>> key(n, {false, 0.0});
   for (auto it = topo.rbegin(); it != topo.rend(); ++it) {
     uint32_t i = *it;
     double best = 0;
-    for (uint32_t d : dependents[i]) best = std::max(best, level[d]);
-    level[i] = g.tasks[i].weight + best;
+    bool feeds_other = false;
+    for (uint32_t d : dependents[i]) {
+      best = std::max(best, key[d].second);
+      feeds_other |= g.tasks[d].pool != g.tasks[i].pool;
+    }
+    key[i] = {feeds_other, g.tasks[i].weight + best};
   }
-  std::vector<double> sorted = level;
+  auto sorted = key;
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::vector<uint32_t> prio(n);
   for (size_t i = 0; i < n; ++i)
-    prio[i] = 1 + static_cast<uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), level[i]) - sorted.begin());
+    prio[i] = 1 + static_cast<uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), key[i]) - sorted.begin());
   return prio;
 }
 
-/// Kahn's algorithm; throws on a cycle (a plan bug, never user input).
-std::vector<uint32_t> topological_order(const ExecGraph& g, const std::vector<std::vector<uint32_t>>& dependents) {
-  size_t n = g.tasks.size();
+/// Kahn's algorithm over deduplicated dependency lists; throws on a cycle (a plan bug, never
+/// user input).
+std::vector<uint32_t> topological_order(const std::vector<std::vector<uint32_t>>& deps,
+                                        const std::vector<std::vector<uint32_t>>& dependents) {
+  size_t n = deps.size();
   std::vector<uint32_t> indeg(n, 0), order;
   order.reserve(n);
-  for (size_t i = 0; i < n; ++i) indeg[i] = static_cast<uint32_t>(g.tasks[i].deps.size());
+  for (size_t i = 0; i < n; ++i) indeg[i] = static_cast<uint32_t>(deps[i].size());
   for (size_t i = 0; i < n; ++i)
     if (indeg[i] == 0) order.push_back(static_cast<uint32_t>(i));
   for (size_t k = 0; k < order.size(); ++k)
@@ -166,10 +174,8 @@ class Run {
         dependents[d].push_back(static_cast<uint32_t>(i));
       }
     }
-    ExecGraph checked{g_.tasks};
-    for (size_t i = 0; i < n; ++i) checked.tasks[i].deps = deps_[i];
-    auto topo = topological_order(checked, dependents);
-    auto prio = priorities(checked, dependents, topo);
+    auto topo = topological_order(deps_, dependents);
+    auto prio = priorities(g_, dependents, topo);
 
     status_.run_started(n, cpu_width_, opts_.io_jobs);
     t0_ = Clock::now();
@@ -401,10 +407,14 @@ RunResult execute(const ExecGraph& graph, TaskRunner& runner, Status& status,
 double makespan_lower_bound(const ExecGraph& graph, const std::vector<double>& durations,
                             unsigned cpu_width, unsigned io_width) {
   size_t n = graph.tasks.size();
-  std::vector<std::vector<uint32_t>> dependents(n);
-  for (size_t i = 0; i < n; ++i)
-    for (uint32_t d : graph.tasks[i].deps) dependents[d].push_back(static_cast<uint32_t>(i));
-  auto topo = topological_order(graph, dependents);
+  std::vector<std::vector<uint32_t>> deps(n), dependents(n);
+  for (size_t i = 0; i < n; ++i) {
+    deps[i] = graph.tasks[i].deps;
+    std::sort(deps[i].begin(), deps[i].end());
+    deps[i].erase(std::unique(deps[i].begin(), deps[i].end()), deps[i].end());
+    for (uint32_t d : deps[i]) dependents[d].push_back(static_cast<uint32_t>(i));
+  }
+  auto topo = topological_order(deps, dependents);
   std::vector<double> finish(n, 0);
   double path = 0, cpu = 0, io = 0;
   for (uint32_t i : topo) {

@@ -108,15 +108,6 @@ namespace {
 
 using BuildKey = std::tuple<uint32_t, uint32_t, uint32_t>;  // image, flavour, kind
 
-bool valid_tag(std::string_view t) {
-  if (t.empty() || t.size() > 128) return false;
-  auto word = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  };
-  if (!word(t.front())) return false;
-  return std::all_of(t.begin(), t.end(), [&](char c) { return word(c) || c == '.' || c == '-'; });
-}
-
 std::string layer_content_key(const LayerSpec& l, const CompressionSpec& c) {
   std::string s = "flavourgraph-layer-v1\n";
   s += "source=" + std::filesystem::path(l.source).lexically_normal().string() + "\n";
@@ -167,9 +158,9 @@ struct Expander {
     int ii = cfg.image_index(image);
     if (ii < 0) {
       diags.error(fl_at, fl_field,
-                  fmt::format("release '{}' needs image '{}', which images.yaml ({}) does not "
+                  fmt::format("release '{}/{}' needs image '{}', which images.yaml ({}) does not "
                               "declare",
-                              t.id(), image, cfg.file.string()));
+                              t.ns->name, t.release->name, image, cfg.file.string()));
       return std::nullopt;
     }
     const ImageSpec& img = cfg.images[static_cast<size_t>(ii)];
@@ -427,6 +418,9 @@ Plan expand(std::shared_ptr<const ImagesConfig> config,
   plan.config = config;
   plan.deployments = deployments;
   plan.registry = options.registry.value_or(config->registry);
+  if (plan.registry.empty())
+    diags.error({config->file.string(), 0, 0}, "registry",
+                "no push target: set 'registry:' in images.yaml or pass --registry");
   plan.timestamp = options.timestamp;
   std::vector<std::string> clusters = options.clusters.value_or(config->clusters);
 
@@ -449,8 +443,7 @@ Plan expand(std::shared_ptr<const ImagesConfig> config,
       bool known = std::any_of(deployments->namespaces.begin(), deployments->namespaces.end(),
                                [&](const NamespaceSpec& n) { return n.scope == *selection.scope; });
       if (!known)
-        diags.error({}, "--scope",
-                    fmt::format("--scope {} matches no deployment targets", *selection.scope));
+        diags.error({}, "--scope", fmt::format("'{}' matches no deployment targets", *selection.scope));
       std::erase_if(targets, [&](const ReleaseTarget& t) { return t.ns->scope != *selection.scope; });
     }
   }

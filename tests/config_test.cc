@@ -152,3 +152,26 @@ TEST_CASE("missing files and directories give one clear error") {
   load_images_config("/tmp", e);
   CHECK(e.mentions("it is a directory"));
 }
+
+TEST_CASE("all problems are reported in one pass, at the value that has them") {
+  auto d = parse(R"(registry: r.example.org
+tag: "{timestamp}-{flavour"
+latest_tag: "-bad"
+clusters: [eqiad, eqiad, Bad]
+images:
+  m:
+    flavours:
+      f: {bogus: 1}
+    kinds:
+      image:
+        repository: "r/{NOPE}"
+        base: oci:b:x
+)");
+  INFO(d.str());
+  CHECK(d.mentions("images.yaml:8:11: images.m.flavours.f.bogus: unknown key 'bogus'"));
+  CHECK(d.mentions("images.yaml:2:6: tag: unclosed '{'"));
+  CHECK(d.mentions("images.yaml:3:13: latest_tag: '-bad' is not a valid tag"));
+  CHECK(d.mentions("images.yaml:4:11: clusters: cluster 'eqiad' is listed twice"));
+  CHECK(d.mentions("'Bad' is not a valid cluster name"));
+  CHECK(d.mentions("images.yaml:11:21: images.m.kinds.image.repository: '{NOPE}' is not defined for flavour 'f'"));
+}

@@ -244,3 +244,21 @@ TEST_CASE("hostile input gives an error, not a crash or a hang") {
   parse_deployments("- a\n---\n- b\n", "d.yaml", two_docs);
   CHECK(two_docs.mentions("more than one YAML document"));
 }
+
+TEST_CASE("two releases that would write the same values file are refused") {
+  Diagnostics diags;
+  auto d = parse_deployments(R"(- namespace: mw
+  releases: {web-main: {}}
+  mw_flavour: p
+  web_flavour: w
+- namespace: mw-web
+  releases: {main: {}}
+  mw_flavour: p
+  web_flavour: w
+)",
+                             "d.yaml", diags);
+  REQUIRE_FALSE(diags.has_errors());
+  expand_targets(d, {}, diags);
+  CHECK(diags.mentions("d.yaml:6:14: mw-web.releases.main: release 'mw-web/main' and release 'mw/web-main' "
+                       "would both write the values file 'mw-web-main.yaml'"));
+}

@@ -196,10 +196,16 @@ struct PolicyCase {
 
 class PolicyRunner : public TaskRunner {
  public:
-  Latch failed;
+  Latch slow_started, failed;
   TaskOutcome run(uint32_t i, TaskContext&) override {
-    if (i == 0) return TaskOutcome::fail("boom");
-    if (i == 1) CHECK(failed.wait());
+    if (i == 0) {
+      CHECK(slow_started.wait());  // both are running before the failure
+      return TaskOutcome::fail("boom");
+    }
+    if (i == 1) {
+      slow_started.open();
+      CHECK(failed.wait());
+    }
     return {};
   }
 };

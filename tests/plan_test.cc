@@ -159,7 +159,7 @@ TEST_CASE("--scope keeps one scope's releases; an unknown scope is an error") {
   CHECK(ids_of(p, TaskKind::render_values).size() == 4);
   s.scope = "nope";
   f.plan(s);
-  CHECK(f.diags.mentions("--scope nope matches no deployment targets"));
+  CHECK(f.diags.mentions("--scope: 'nope' matches no deployment targets"));
 }
 
 TEST_CASE("the JSON plan is deterministic and names every dependency") {

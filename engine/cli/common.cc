@@ -106,6 +106,11 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
   if ((sel.stage || sel.scope) && !out.deployments)
     diags.error({}, args.stage.empty() ? "--scope" : "--stage", "needs a deployments file (-d)");
 
+  if (!args.clusters.empty())
+    for (const auto& problem : check_cluster_list(split_list(args.clusters)))
+      diags.error({}, "--clusters", problem);
+  if (args.latest_tag && !args.latest_tag->empty() && !valid_tag(*args.latest_tag))
+    diags.error({}, "--latest-tag", fmt::format("'{}' is not a valid tag", *args.latest_tag));
   if (diags.has_errors()) {
     print_diagnostics(diags);
     return std::nullopt;

@@ -56,6 +56,8 @@ struct KindSpec {
   std::vector<LayerSpec> layers;
   ImageSettings config;
   Location where;
+  Location repository_at;
+  Location base_at;
 };
 
 struct FlavourSpec {
@@ -64,6 +66,7 @@ struct FlavourSpec {
   StringPairs args;                  ///< build args: template variables and image labels
   StringPairs metadata;              ///< copied to report.json (php_version → values files)
   Location where;
+  Location base_at;
 };
 
 struct ImageSpec {
@@ -82,11 +85,12 @@ struct ImageSpec {
 struct ImagesConfig {
   std::filesystem::path file;  ///< as given
   std::filesystem::path dir;   ///< directory relative paths are resolved against
-  std::string registry;        ///< push target: host[:port][/prefix] or oci:DIR
+  std::string registry;        ///< push target: host[:port][/prefix] or oci:DIR ("" = none set)
   std::vector<std::string> insecure_registries;
   std::string tag_template = "{timestamp}-{flavour}";
   Location tag_where;
   std::string latest_tag;      ///< extra tag ("" = none)
+  Location latest_tag_where;
   std::vector<std::string> clusters;  ///< default cluster list for values files
   CompressionSpec compression;
   std::vector<ImageSpec> images;
@@ -94,6 +98,9 @@ struct ImagesConfig {
   [[nodiscard]] const ImageSpec* image(std::string_view n) const;
   [[nodiscard]] int image_index(std::string_view n) const;
 };
+
+/// True for a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
+bool valid_tag(std::string_view tag);
 
 /// The image names releases refer to (`mw_*` keys and `web_*` keys of the deployments file).
 inline constexpr std::string_view kAppImage = "mediawiki";
@@ -109,7 +116,7 @@ ImagesConfig parse_images_config(std::string_view text, const std::string& displ
                                  const std::filesystem::path& dir, Diagnostics& diags);
 
 /// Expands `{NAME}` placeholders from `vars` (`{{` and `}}` are literal braces). Unknown names
-/// are reported through `unknown` and left empty.
+/// are reported through `unknown` (an unclosed brace as "{...") and left empty.
 std::string expand_template(std::string_view tmpl, const StringPairs& vars,
                             std::vector<std::string>* unknown);
 

@@ -79,6 +79,8 @@ std::vector<ReleaseTarget> expand_targets(const DeploymentsFile& deployments,
                                           Diagnostics& diags);
 
 bool is_dns_label(std::string_view s);
+/// Problems of a cluster list (names must be DNS labels, listed once); empty when valid.
+std::vector<std::string> check_cluster_list(const std::vector<std::string>& clusters);
 bool is_helm_release_name(std::string_view s);
 
 }  // namespace flavourgraph
