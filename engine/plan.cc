@@ -303,6 +303,7 @@ struct Expander {
         for (uint32_t k : korder)
           if (needed.count({i, f, k})) build_of[{i, f, k}] = make_build(i, f, k, build_of, base_of, layer_of);
     }
+    assign_names();
     for (const auto& r : chosen) {
       PlanRelease pr{r.target, static_cast<int>(build_of.at(r.mw)), static_cast<int>(build_of.at(r.web)), -1};
       plan.builds[static_cast<size_t>(pr.mw_build)].serves.push_back(r.target.id());
@@ -373,7 +374,7 @@ struct Expander {
                   fmt::format("'{}' (for {}) is not a valid image tag: letters, digits, '_', '.', "
                               "'-', at most 128, not starting with '.' or '-'",
                               b.tag, b.id_suffix()));
-    std::string latest = opts.latest_tag.value_or(cfg.latest_tag);
+    std::string latest = expand_template(opts.latest_tag.value_or(cfg.latest_tag), vars, nullptr);
     if (!latest.empty() && latest != b.tag) b.extra_tags.push_back(latest);
     b.args = fl.args;
     b.metadata = fl.metadata;
@@ -400,6 +401,32 @@ struct Expander {
     return index;
   }
 
+  /// A name (repository:tag) belongs to one published image. Two builds given the same
+  /// primary name is an error; an extra tag shared by several (`latest` of a repository that
+  /// several flavours publish to) goes to the last of them in plan order only, so that it does
+  /// not change hands from run to run.
+  void assign_names() {
+    std::map<std::string, uint32_t> primary, extra;
+    for (uint32_t b = 0; b < plan.builds.size(); ++b) {
+      const PlanBuild& pb = plan.builds[b];
+      if (!pb.published) continue;
+      auto [it, fresh] = primary.emplace(pb.repository + ":" + pb.tag, b);
+      if (!fresh)
+        diags.error(cfg.tag_where, "tag",
+                    fmt::format("{} and {} would both be named {}:{}; make the tag template tell them apart "
+                                "(e.g. with {{flavour}} or {{kind}})",
+                                plan.builds[it->second].id_suffix(), pb.id_suffix(), pb.repository, pb.tag));
+      for (const auto& t : pb.extra_tags) extra[pb.repository + ":" + t] = b;
+    }
+    for (uint32_t b = 0; b < plan.builds.size(); ++b) {
+      PlanBuild& pb = plan.builds[b];
+      std::erase_if(pb.extra_tags, [&](const std::string& t) {
+        auto it = extra.find(pb.repository + ":" + t);
+        return !pb.published || it == extra.end() || it->second != b || primary.count(pb.repository + ":" + t);
+      });
+    }
+  }
+
   void dedupe_diagnostics() {
     Diagnostics out;
     std::set<std::string> seen;
@@ -423,6 +450,7 @@ Plan expand(std::shared_ptr<const ImagesConfig> config,
                 "no push target: set 'registry:' in images.yaml or pass --registry");
   plan.timestamp = options.timestamp;
   std::vector<std::string> clusters = options.clusters.value_or(config->clusters);
+  plan.clusters = clusters;
 
   std::vector<ReleaseTarget> targets;
   if (deployments) {

@@ -19,6 +19,12 @@ struct ExecArgs {
   std::string trace_file;
   std::string simulate;
   std::vector<std::string> fail;
+  std::string store = ".flavourgraph/store";
+  std::string state_dir = ".flavourgraph/state";
+  std::string values_dir = ".flavourgraph/values";
+  bool no_cache = false;
+  std::string report_format = "v3";
+  bool prune = false;
 };
 
 void add_exec_options(CLI::App& cmd, ExecArgs& args);

@@ -8,6 +8,8 @@
 
 #include "build_args.h"
 #include "common.h"
+#include "flavourgraph/fs_util.h"
+#include "flavourgraph/native_build.h"
 #include "flavourgraph/run_files.h"
 #include "flavourgraph/simulate.h"
 #include "flavourgraph/status.h"
@@ -42,6 +44,22 @@ void add_exec_options(CLI::App& cmd, ExecArgs& args) {
       ->type_name("MODEL");
   cmd.add_option("--fail", args.fail, "make this task fail (fault injection; repeatable)")
       ->type_name("TASK-ID");
+  cmd.add_option("--store", args.store, "the local OCI image layout: build cache and store of built images")
+      ->type_name("DIR")
+      ->default_val(".flavourgraph/store");
+  cmd.add_option("--state-dir", args.state_dir, "where report.json is written")
+      ->type_name("DIR")
+      ->default_val(".flavourgraph/state");
+  cmd.add_option("--values-dir", args.values_dir,
+                 "where the releases' helmfile values files are written (committed when it is a git "
+                 "repository)")
+      ->type_name("DIR")
+      ->default_val(".flavourgraph/values");
+  cmd.add_flag("--no-cache", args.no_cache, "rebuild every layer and image even when its inputs are unchanged");
+  cmd.add_option("--report-format", args.report_format, "report.json shape: v3, or v2 for older readers")
+      ->check(CLI::IsMember({"v3", "v2"}))
+      ->default_val("v3");
+  cmd.add_flag("--prune", args.prune, "remove values files that no configured release writes (default: list them)");
 }
 
 namespace {
@@ -61,6 +79,36 @@ void print_summary(const ExecGraph& g, const RunResult& r) {
   for (size_t i = 0; i < g.tasks.size(); ++i)
     if (r.records[i].state == TaskState::failed)
       fmt::print(stderr, "  failed: {}: {}\n", g.tasks[i].id, r.records[i].error);
+}
+
+}  // namespace
+
+namespace {
+
+/// After a real run: report.json, git commits of values (stage by stage), stale values files.
+int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, const ExecArgs& args) {
+  Diagnostics diags;
+  try {
+    std::filesystem::create_directories(args.state_dir);
+    auto built = nb.built_images(result);
+    write_file_atomic(std::filesystem::path(args.state_dir) / "report.json",
+                      report_json(built, args.report_format == "v2" ? ReportFormat::v2 : ReportFormat::v3));
+    if (!plan.releases.empty() && !result.interrupted) {
+      size_t commits = commit_values(nb.values(), nb.rendered(result));
+      if (commits) fmt::print(stderr, "flavourgraph: {} values file(s) committed in {}\n", commits, nb.values().dir().string());
+      std::set<std::string> configured;
+      if (plan.deployments) {
+        Diagnostics ignored;
+        auto clusters = plan.clusters;
+        for (const auto& t : expand_targets(*plan.deployments, clusters, ignored)) configured.insert(t.values_file());
+      }
+      stale_values(nb.values(), configured, args.prune, diags);
+    }
+  } catch (const std::exception& e) {
+    diags.error({}, "", e.what());
+  }
+  print_diagnostics(diags);
+  return diags.has_errors() ? kExitTaskFailed : kExitOk;
 }
 
 }  // namespace
@@ -90,16 +138,34 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     else
       failing.insert(static_cast<uint32_t>(i));
   }
-  if (!model)
-    diags.error({}, "", "the native builder is not available in this version yet: use --simulate");
   if (diags.has_errors()) {
     print_diagnostics(diags);
     return kExitUsage;
   }
 
   ExecGraph graph = exec_graph(plan, model ? &*model : nullptr);
-  SimulatedRunner sim(graph, plan, *model);
-  TaskRunner* runner = &sim;
+  std::unique_ptr<SimulatedRunner> sim;
+  std::unique_ptr<NativeBuild> native;
+  TaskRunner* runner = nullptr;
+  if (model) {
+    sim = std::make_unique<SimulatedRunner>(graph, plan, *model);
+    runner = sim.get();
+  } else {
+    BuildSettings settings;
+    settings.store_dir = args.store;
+    settings.state_dir = args.state_dir;
+    settings.values_dir = args.values_dir;
+    settings.no_cache = args.no_cache;
+    const char* sde = std::getenv("SOURCE_DATE_EPOCH");
+    settings.source_date_epoch = sde && *sde ? parse_timestamp(sde).value_or(0) : 0;
+    settings.target_base_dir = plan_args.registry.empty() ? loaded->config->dir : std::filesystem::current_path();
+    native = NativeBuild::prepare(plan, settings, diags);
+    if (!native) {
+      print_diagnostics(diags);
+      return kExitUsage;
+    }
+    runner = &native->runner();
+  }
   FaultInjector faults(*runner, failing);
   if (!failing.empty()) runner = &faults;
 
@@ -111,6 +177,7 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
   RunResult result = execute(graph, *runner, *printer, opts, cancel);
 
   int status = kExitOk;
+  if (native) status = publish(*native, plan, result, args);
   try {
     if (!args.metadata_file.empty()) write_metadata_file(args.metadata_file, graph, result);
     if (!args.trace_file.empty()) write_trace_file(args.trace_file, graph, result);

@@ -91,6 +91,7 @@ struct Plan {
   std::shared_ptr<const DeploymentsFile> deployments;
   std::string registry;
   std::string timestamp;
+  std::vector<std::string> clusters;  ///< the default cluster list the plan used
   std::vector<PlanTask> tasks;  ///< topologically ordered, deterministic
   std::vector<PlanBase> bases;
   std::vector<PlanLayer> layers;

@@ -1,0 +1,3 @@
+<?php
+require __DIR__ . '/includes/Setup.php';
+echo "MediaWiki " . MW_VERSION . "\n";

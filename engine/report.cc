@@ -1,0 +1,115 @@
+#include "flavourgraph/report.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace flavourgraph {
+
+using nlohmann::json;
+
+void BuiltImages::add(const std::string& image, const std::string& flavour, const std::string& kind,
+                      const std::string& name, const StringPairs& metadata) {
+  Flavour& f = images[image][flavour];
+  f.kinds[kind] = name;
+  for (const auto& [k, v] : metadata) f.metadata[k] = v;
+}
+
+std::optional<std::string> BuiltImages::find(const std::string& image, const std::string& flavour,
+                                             const std::string& kind, std::string* error) const {
+  auto list = [](const auto& m) {
+    std::vector<std::string> names;
+    for (const auto& [k, _] : m) names.push_back(k);
+    return fmt::format("[{}]", fmt::join(names, ", "));
+  };
+  auto img = images.find(image);
+  if (img == images.end()) {
+    if (error) *error = fmt::format("Image '{}' not found among built images in {}", image, list(images));
+    return std::nullopt;
+  }
+  auto fl = img->second.find(flavour);
+  if (fl == img->second.end()) {
+    if (error) *error = fmt::format("Image flavour '{}' not found among built images in {}", flavour, list(img->second));
+    return std::nullopt;
+  }
+  auto k = fl->second.kinds.find(kind);
+  if (k == fl->second.kinds.end()) {
+    if (error)
+      *error = fmt::format("Image kind '{}' not found among built images for flavour '{}' in {}", kind, flavour,
+                           list(fl->second.kinds));
+    return std::nullopt;
+  }
+  return k->second;
+}
+
+std::optional<std::string> BuiltImages::metadata(const std::string& image, const std::string& flavour,
+                                                 const std::string& key) const {
+  auto img = images.find(image);
+  if (img == images.end()) return std::nullopt;
+  auto fl = img->second.find(flavour);
+  if (fl == img->second.end()) return std::nullopt;
+  auto m = fl->second.metadata.find(key);
+  if (m == fl->second.metadata.end()) return std::nullopt;
+  return m->second;
+}
+
+std::string report_json(const BuiltImages& built, ReportFormat format) {
+  json out = json::object();
+  for (const auto& [image, flavours] : built.images) {
+    json fls = json::object();
+    for (const auto& [name, f] : flavours) {
+      if (format == ReportFormat::v3) {
+        json kinds = json::object();
+        for (const auto& [kind, ref] : f.kinds) kinds[kind] = {{"image_name", ref}};
+        fls[name] = {{"kinds", kinds}, {"metadata", f.metadata}};
+      } else {
+        json kinds = json::object();
+        for (const auto& [kind, ref] : f.kinds) kinds[kind] = ref;
+        fls[name] = kinds;
+      }
+    }
+    out[image] = {{format == ReportFormat::v3 ? "flavours" : "by-flavour", fls}};
+  }
+  return out.dump(2) + "\n";
+}
+
+std::optional<BuiltImages> parse_report(std::string_view text, std::string* error) {
+  auto fail = [&](std::string msg) -> std::optional<BuiltImages> {
+    if (error) *error = std::move(msg);
+    return std::nullopt;
+  };
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail("not a JSON object");
+  BuiltImages b;
+  for (const auto& [image, body] : j.items()) {
+    if (!body.is_object()) return fail(fmt::format("'{}' is not an object", image));
+    auto& flavours = b.images[image];
+    if (body.contains("flavours") && body["flavours"].is_object()) {
+      for (const auto& [fl, fb] : body["flavours"].items()) {
+        if (!fb.is_object() || !fb.contains("kinds") || !fb["kinds"].is_object())
+          return fail(fmt::format("{}.flavours.{} has no kinds", image, fl));
+        auto& f = flavours[fl];
+        for (const auto& [kind, kb] : fb["kinds"].items()) {
+          if (!kb.is_object() || !kb.contains("image_name") || !kb["image_name"].is_string())
+            return fail(fmt::format("{}.flavours.{}.kinds.{} has no image_name", image, fl, kind));
+          f.kinds[kind] = kb["image_name"].get<std::string>();
+        }
+        if (fb.contains("metadata") && fb["metadata"].is_object())
+          for (const auto& [k, v] : fb["metadata"].items())
+            f.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      }
+    } else if (body.contains("by-flavour") && body["by-flavour"].is_object()) {
+      for (const auto& [fl, fb] : body["by-flavour"].items()) {
+        if (!fb.is_object()) return fail(fmt::format("{}.by-flavour.{} is not an object", image, fl));
+        auto& f = flavours[fl];
+        for (const auto& [kind, ref] : fb.items())
+          if (ref.is_string()) f.kinds[kind] = ref.get<std::string>();
+      }
+    } else {
+      return fail(fmt::format("'{}' has neither 'flavours' (v3) nor 'by-flavour' (v2)", image));
+    }
+  }
+  return b;
+}
+
+}  // namespace flavourgraph

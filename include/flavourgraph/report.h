@@ -1,0 +1,40 @@
+#pragma once
+/// report.json (design.md §6): the images a build published, which other tools (and
+/// `flavourgraph render`) read. v3 (default):
+///   {"<image>": {"flavours": {"<fl>": {"kinds": {"<kind>": {"image_name": "<registry>/<repo>:<tag>"}},
+///                                      "metadata": {...}}}}}
+/// v2 (older): {"<image>": {"by-flavour": {"<fl>": {"<kind>": "<registry>/<repo>:<tag>"}}}}
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "flavourgraph/config.h"
+
+namespace flavourgraph {
+
+enum class ReportFormat { v3, v2 };
+
+struct BuiltImages {
+  struct Flavour {
+    std::map<std::string, std::string> kinds;  ///< kind → full image name
+    std::map<std::string, std::string> metadata;
+  };
+  std::map<std::string, std::map<std::string, Flavour>> images;  ///< image → flavour
+
+  void add(const std::string& image, const std::string& flavour, const std::string& kind, const std::string& name,
+           const StringPairs& metadata);
+  /// Production's lookup: the image of (image, flavour, kind), or its error message
+  /// ("Image flavour '<fl>' not found among built images in [...]", "Image kind ...").
+  [[nodiscard]] std::optional<std::string> find(const std::string& image, const std::string& flavour,
+                                                const std::string& kind, std::string* error) const;
+  [[nodiscard]] std::optional<std::string> metadata(const std::string& image, const std::string& flavour,
+                                                    const std::string& key) const;
+};
+
+std::string report_json(const BuiltImages& built, ReportFormat format);
+/// Reads a v3 or v2 report; on failure returns nullopt and sets `error`.
+std::optional<BuiltImages> parse_report(std::string_view json, std::string* error);
+
+}  // namespace flavourgraph

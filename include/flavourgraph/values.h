@@ -1,0 +1,53 @@
+#pragma once
+/// Helmfile values files, exactly as production writes them (design.md §5): one file per
+/// release (and cluster), PyYAML's `yaml.dump` of
+///   {docker: {registry}, main_app: {image}, mw: {httpd: {image_tag}}, php: {version}}
+/// written only when the content changed, through a temp file and a rename; in a git
+/// repository each changed file is committed on its own with production's message.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flavourgraph/config.h"
+
+namespace flavourgraph {
+
+/// `fqin` without the `<registry>/` prefix (unchanged when it has another prefix).
+std::string strip_registry(const std::string& registry, const std::string& fqin);
+
+/// The values file content. `mw_image` and `web_image` are full names (registry/repo:tag);
+/// `php` comes from the mediawiki flavour's metadata `php_version`, when it has one.
+std::string values_content(const std::string& registry, const std::string& mw_image, const std::string& web_image,
+                           const std::optional<std::string>& php_version);
+
+/// The commit message for one changed file.
+std::string values_commit_message(const std::string& fq_release_name, const std::string& mw_image_stripped,
+                                  const std::string& web_image_stripped);
+
+/// A values directory, optionally a git work tree.
+class ValuesDir {
+ public:
+  explicit ValuesDir(std::filesystem::path dir);
+
+  [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
+  /// True when the directory is inside a git work tree.
+  [[nodiscard]] bool is_git() const { return git_; }
+  /// Writes the file when its content differs (temp file + rename, mode 0666 less the umask).
+  /// Returns true when it wrote.
+  bool write(const std::string& file_name, const std::string& content) const;
+  /// When git reports the file changed or untracked, commits it alone with `message`.
+  /// Returns true when it committed; throws std::runtime_error with git's words on failure.
+  bool commit(const std::string& file_name, const std::string& message) const;
+  /// The *.yaml files in the directory.
+  [[nodiscard]] std::vector<std::string> yaml_files() const;
+  /// Removes a file (and commits the removal in a git repository).
+  void remove(const std::string& file_name) const;
+
+ private:
+  std::filesystem::path dir_;
+  bool git_ = false;
+};
+
+}  // namespace flavourgraph

@@ -1,0 +1,86 @@
+#include "flavourgraph/native_build.h"
+
+#include <fmt/format.h>
+
+#include "build_context.h"
+#include "task.h"
+
+namespace flavourgraph {
+
+struct NativeBuild::Impl {
+  const Plan& plan;
+  std::unique_ptr<oci::Layout> store;
+  std::unique_ptr<BuildContext> bc;
+  std::unique_ptr<PlanRunner> runner;
+  explicit Impl(const Plan& p) : plan(p) {}
+};
+
+NativeBuild::~NativeBuild() = default;
+
+std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildSettings& s, Diagnostics& diags) {
+  std::unique_ptr<NativeBuild> nb(new NativeBuild());
+  nb->impl_ = std::make_unique<Impl>(plan);
+  Impl& im = *nb->impl_;
+
+  // Layer sources must exist before anything runs.
+  for (const auto& l : plan.layers) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(l.spec.source_path, ec))
+      diags.error(l.spec.where, l.spec.name.empty() ? "layers" : "layers." + l.spec.name,
+                  fmt::format("source '{}' ({}) is not a directory", l.spec.source, l.spec.source_path.string()));
+  }
+  std::string err;
+  auto target = oci::Target::parse(plan.registry, s.target_base_dir, &err);
+  if (!target) diags.error({}, "registry", err);
+  if (diags.has_errors()) return nullptr;
+
+  try {
+    im.store = oci::Layout::open(s.store_dir, true);
+    im.store->lock();
+    im.bc = std::make_unique<BuildContext>(plan, s, *im.store);
+    im.bc->target = *target;
+    if (target->kind == oci::Target::Kind::layout) {
+      if (std::filesystem::weakly_canonical(target->dir) == std::filesystem::weakly_canonical(s.store_dir))
+        throw oci::StoreError(fmt::format("the push target {} is the local store itself; push to another layout",
+                                          target->dir.string()));
+      im.bc->target_layout = oci::Layout::open(target->dir, true);
+      im.bc->target_layout->lock();
+    }
+    if (!plan.releases.empty()) im.bc->values = std::make_unique<ValuesDir>(s.values_dir);
+  } catch (const std::exception& e) {
+    diags.error({}, "", e.what());
+    return nullptr;
+  }
+  im.runner = std::make_unique<PlanRunner>(*im.bc);
+  return nb;
+}
+
+TaskRunner& NativeBuild::runner() { return *impl_->runner; }
+
+BuiltImages NativeBuild::built_images(const RunResult& result) const {
+  const Plan& plan = impl_->plan;
+  BuiltImages out;
+  for (const auto& b : plan.builds) {
+    if (b.push_task < 0) continue;
+    TaskState st = result.records[static_cast<size_t>(b.push_task)].state;
+    if (st != TaskState::done && st != TaskState::cached) continue;
+    out.add(b.image_name, b.flavour_name, b.kind_name, b.image_ref(plan.registry), b.metadata);
+  }
+  return out;
+}
+
+std::vector<RenderedRelease> NativeBuild::rendered(const RunResult& result) const {
+  const Plan& plan = impl_->plan;
+  std::vector<RenderedRelease> out;
+  for (const auto& r : plan.releases) {
+    TaskState st = result.records[static_cast<size_t>(r.task)].state;
+    if (st != TaskState::done && st != TaskState::cached) continue;
+    out.push_back({&r.target, strip_registry(plan.registry, plan.builds[static_cast<size_t>(r.mw_build)].image_ref(plan.registry)),
+                   strip_registry(plan.registry, plan.builds[static_cast<size_t>(r.web_build)].image_ref(plan.registry))});
+  }
+  return out;
+}
+
+const ValuesDir& NativeBuild::values() const { return *impl_->bc->values; }
+
+}  // namespace flavourgraph
