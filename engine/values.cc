@@ -33,8 +33,9 @@ std::string values_commit_message(const std::string& fq_release_name, const std:
                      mw_image_stripped, web_image_stripped);
 }
 
-ValuesDir::ValuesDir(std::filesystem::path dir) : dir_(std::move(dir)) {
+ValuesDir::ValuesDir(std::filesystem::path dir, bool git) : dir_(std::move(dir)) {
   std::filesystem::create_directories(dir_);
+  if (!git) return;
   auto r = run_process({"git", "-C", dir_.string(), "rev-parse", "--is-inside-work-tree"});
   git_ = r.status == 0 && r.out.rfind("true", 0) == 0;
 }

@@ -46,7 +46,7 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
       im.bc->target_layout = oci::Layout::open(target->dir, true);
       im.bc->target_layout->lock();
     }
-    if (!plan.releases.empty()) im.bc->values = std::make_unique<ValuesDir>(s.values_dir);
+    if (!plan.releases.empty()) im.bc->values = std::make_unique<ValuesDir>(s.values_dir, s.values_git);
   } catch (const std::exception& e) {
     diags.error({}, "", e.what());
     return nullptr;

@@ -25,6 +25,7 @@ struct ExecArgs {
   bool no_cache = false;
   std::string report_format = "v3";
   bool prune = false;
+  bool values_dir_given = false;
 };
 
 void add_exec_options(CLI::App& cmd, ExecArgs& args);

@@ -51,8 +51,8 @@ void add_exec_options(CLI::App& cmd, ExecArgs& args) {
       ->type_name("DIR")
       ->default_val(".flavourgraph/state");
   cmd.add_option("--values-dir", args.values_dir,
-                 "where the releases' helmfile values files are written (committed when it is a git "
-                 "repository)")
+                 "where the releases' helmfile values files are written; when given and in a git "
+                 "repository, each changed file is committed")
       ->type_name("DIR")
       ->default_val(".flavourgraph/values");
   cmd.add_flag("--no-cache", args.no_cache, "rebuild every layer and image even when its inputs are unchanged");
@@ -155,6 +155,7 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     settings.store_dir = args.store;
     settings.state_dir = args.state_dir;
     settings.values_dir = args.values_dir;
+    settings.values_git = args.values_dir_given;
     settings.no_cache = args.no_cache;
     const char* sde = std::getenv("SOURCE_DATE_EPOCH");
     settings.source_date_epoch = sde && *sde ? parse_timestamp(sde).value_or(0) : 0;

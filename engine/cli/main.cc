@@ -6,6 +6,7 @@
 
 #include "build_args.h"
 #include "common.h"
+#include "render_args.h"
 #include "flavourgraph/version.h"
 
 using namespace flavourgraph::cli;
@@ -36,6 +37,11 @@ int main(int argc, char** argv) {
   add_plan_options(*build, build_plan_args);
   add_exec_options(*build, exec_args);
 
+  RenderArgs render_args;
+  auto* render = app.add_subcommand(
+      "render", "Write the releases' helmfile values files from a report.json alone, without building");
+  add_render_options(*render, render_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -51,7 +57,11 @@ int main(int argc, char** argv) {
 
   try {
     if (plan->parsed()) return run_plan(plan_args, format);
-    if (build->parsed()) return run_build(build_plan_args, exec_args);
+    if (build->parsed()) {
+      exec_args.values_dir_given = build->count("--values-dir") > 0;
+      return run_build(build_plan_args, exec_args);
+    }
+    if (render->parsed()) return run_render(render_args);
   } catch (const std::exception& e) {
     fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
     return kExitUsage;

@@ -18,6 +18,7 @@ struct BuildSettings {
   std::filesystem::path store_dir = ".flavourgraph/store";
   std::filesystem::path state_dir = ".flavourgraph/state";
   std::filesystem::path values_dir = ".flavourgraph/values";
+  bool values_git = false;  ///< commit values in a git work tree (set when --values-dir is given)
   std::filesystem::path target_base_dir;  ///< relative oci: push targets resolve against it
   bool no_cache = false;
   int64_t source_date_epoch = 0;  ///< mtime of layer entries and the images' created time

@@ -29,7 +29,9 @@ std::string values_commit_message(const std::string& fq_release_name, const std:
 /// A values directory, optionally a git work tree.
 class ValuesDir {
  public:
-  explicit ValuesDir(std::filesystem::path dir);
+  /// `git`: commit when the directory is in a git work tree. Off for the default directory,
+  /// so that a run from inside some checkout never commits into it unasked.
+  ValuesDir(std::filesystem::path dir, bool git);
 
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
   /// True when the directory is inside a git work tree.

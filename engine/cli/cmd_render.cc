@@ -1,0 +1,118 @@
+// `flavourgraph render`: the releases' values files from a report.json alone, without building.
+#include <fmt/format.h>
+
+#include <set>
+
+#include "common.h"
+#include "flavourgraph/fs_util.h"
+#include "flavourgraph/publish.h"
+#include "flavourgraph/report.h"
+#include "flavourgraph/values.h"
+#include "render_args.h"
+
+namespace flavourgraph::cli {
+
+void add_render_options(CLI::App& cmd, RenderArgs& a) {
+  cmd.add_option("-d,--deployments", a.deployments, "deployments file: namespaces and their releases")
+      ->required()
+      ->type_name("DEPLOYMENTS");
+  cmd.add_option("--report", a.report, "report.json of a build (v3, or the older v2)")->required()->type_name("FILE");
+  cmd.add_option("--registry", a.registry,
+                 "the registry the report's image names start with; values name images without it")
+      ->required()
+      ->type_name("REGISTRY");
+  cmd.add_option("--values-dir", a.values_dir, "where the values files are written (committed in a git repository)")
+      ->required()
+      ->type_name("DIR");
+  cmd.add_option("--stage", a.stage, "only the releases of one stage")
+      ->check(CLI::IsMember({"testservers", "canaries", "production"}));
+  cmd.add_option("--scope", a.scope, "only the namespaces of one scope");
+  cmd.add_option("--clusters", a.clusters, "default cluster list for namespaces without 'clusters' (e.g. eqiad,codfw)")
+      ->type_name("A,B");
+  cmd.add_flag("--prune", a.prune, "remove values files that no configured release writes (default: list them)");
+}
+
+int run_render(const RenderArgs& a) {
+  Diagnostics diags;
+  auto dep = load_deployments(a.deployments, diags);
+  std::vector<std::string> clusters = split_list(a.clusters);
+  for (const auto& p : check_cluster_list(clusters)) diags.error({}, "--clusters", p);
+  std::optional<BuiltImages> built;
+  try {
+    std::string err;
+    built = parse_report(read_file(a.report), &err);
+    if (!built) diags.error({a.report, 0, 0}, "", "not a report.json: " + err);
+  } catch (const std::exception& e) {
+    diags.error({a.report, 0, 0}, "", e.what());
+  }
+  if (diags.has_errors()) {
+    print_diagnostics(diags);
+    return kExitUsage;
+  }
+  auto all = expand_targets(dep, clusters, diags);
+  std::vector<ReleaseTarget> targets;
+  if (!a.scope.empty() && std::none_of(dep.namespaces.begin(), dep.namespaces.end(),
+                                       [&](const NamespaceSpec& n) { return n.scope == a.scope; }))
+    diags.error({}, "--scope", fmt::format("'{}' matches no deployment targets", a.scope));
+  for (const auto& t : all) {
+    if (!a.scope.empty() && t.ns->scope != a.scope) continue;
+    if (!a.stage.empty() && stage_name(t.release->stage) != a.stage) continue;
+    targets.push_back(t);
+  }
+
+  // Every release is checked against the report before any file is touched.
+  struct Planned {
+    const ReleaseTarget* target;
+    std::string content, mw, web;
+  };
+  std::vector<Planned> planned;
+  std::set<std::string> reported;
+  for (const auto& t : targets) {
+    const ReleaseSpec& r = *t.release;
+    std::string err;
+    auto mw = built->find(std::string(kAppImage), r.mw_flavour, r.mw_kind, &err);
+    if (!mw) {
+      bool kind_problem = err.rfind("Image kind", 0) == 0;
+      std::string key = (kind_problem ? r.mw_kind_at.str() : r.mw_flavour_at.str()) + err;
+      if (reported.insert(key).second)
+        diags.error(kind_problem ? r.mw_kind_at : r.mw_flavour_at, kind_problem ? r.mw_kind_field : r.mw_flavour_field,
+                    fmt::format("release '{}/{}': {} (report {})", t.ns->name, r.name, err, a.report));
+    }
+    std::string web_err;
+    auto web = built->find(std::string(kWebImage), r.web_flavour, std::string(kDefaultKind), &web_err);
+    if (!web && reported.insert(r.web_flavour_at.str() + web_err).second)
+      diags.error(r.web_flavour_at, r.web_flavour_field,
+                  fmt::format("release '{}/{}': {} (report {})", t.ns->name, r.name, web_err, a.report));
+    if (!mw || !web) continue;
+    auto php = built->metadata(std::string(kAppImage), r.mw_flavour, "php_version");
+    planned.push_back({&t, values_content(a.registry, *mw, *web, php), strip_registry(a.registry, *mw),
+                       strip_registry(a.registry, *web)});
+  }
+  if (diags.has_errors()) {
+    print_diagnostics(diags);
+    return kExitUsage;
+  }
+
+  size_t written = 0, commits = 0;
+  std::vector<RenderedRelease> rendered;
+  try {
+    ValuesDir dir(a.values_dir, true);
+    for (const auto& p : planned) {
+      written += dir.write(p.target->values_file(), p.content);
+      rendered.push_back({p.target, p.mw, p.web});
+    }
+    commits = commit_values(dir, rendered);
+    std::set<std::string> configured;
+    for (const auto& t : all) configured.insert(t.values_file());
+    stale_values(dir, configured, a.prune, diags);
+  } catch (const std::exception& e) {
+    diags.error({}, "", e.what());
+  }
+  print_diagnostics(diags);
+  if (diags.has_errors()) return kExitTaskFailed;
+  fmt::print(stderr, "flavourgraph: {} values file(s): {} written, {} unchanged; {} commit(s)\n", planned.size(),
+             written, planned.size() - written, commits);
+  return kExitOk;
+}
+
+}  // namespace flavourgraph::cli

@@ -1,0 +1,189 @@
+// Values files and report.json: render from a report, git commits, errors, stale files, and a
+// real build where one flavour's push fails. Byte-for-byte comparisons with PyYAML live in
+// tests/golden (ctest runs them).
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "flavourgraph/values.h"
+#include "test_util.h"
+
+using fgtest::quote;
+using fgtest::run;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fg() { return quote(fgtest::binary()); }
+
+std::string golden(const std::string& f) { return fgtest::source_dir() + "/tests/golden/" + f; }
+
+/// A git repository for values, with an identity of its own.
+void git_init(const fs::path& dir) {
+  REQUIRE(run("git init -q " + quote(dir.string()) + " && git -C " + quote(dir.string()) +
+              " config user.name test && git -C " + quote(dir.string()) + " config user.email test@example.invalid && git -C " +
+              quote(dir.string()) + " commit -q --allow-empty -m init")
+              .status == 0);
+}
+
+std::vector<std::string> git_log(const fs::path& dir) {
+  auto r = run("git -C " + quote(dir.string()) + " log --reverse --format=%B%x00");
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t nul; (nul = r.out.find('\0', start)) != std::string::npos; start = nul + 1) {
+    std::string m = r.out.substr(start, nul - start);
+    while (!m.empty() && (m.front() == '\n')) m.erase(0, 1);
+    while (!m.empty() && (m.back() == '\n')) m.pop_back();
+    out.push_back(m);
+  }
+  return out;
+}
+
+fgtest::CommandResult render(const fs::path& values, const std::string& report, const std::string& extra = "") {
+  return run(fg() + " render -d " + quote(fgtest::fixture("deployments-mapping-form.yaml")) + " --report " +
+             quote(report) + " --registry docker-registry.discovery.wmnet --values-dir " + quote(values.string()) +
+             " --clusters eqiad,codfw " + extra);
+}
+
+}  // namespace
+
+TEST_CASE("render commits each changed file on its own, stage by stage, with production's message") {
+  fgtest::TempDir tmp;
+  git_init(tmp / "values");
+  auto r = render(tmp / "values", golden("report-example.json"));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto log = git_log(tmp / "values");
+  REQUIRE(log.size() == 1 + 18);
+  CHECK(log[1] ==
+        "Updating release 'mw-debug-pinkunicorn-eqiad'\n\n"
+        "MediaWiki image is: 'restricted/mediawiki-multiversion-debug:2024-10-29-190315-publish'\n"
+        "Webserver image is: 'restricted/mediawiki-webserver:2024-10-29-190315-webserver'");
+  // testservers (mw-debug, 4 files) first, then the canaries, then production.
+  for (int i = 1; i <= 4; ++i) CHECK(log[static_cast<size_t>(i)].find("'mw-debug-") != std::string::npos);
+  CHECK(log[5].find("'mw-pretrain-web-canary-eqiad'") != std::string::npos);
+  CHECK(log[9].find("'mw-pretrain-web-eqiad'") != std::string::npos);
+  CHECK(fgtest::read_file(tmp / "values/mw-web-main-eqiad.yaml") ==
+        "docker:\n  registry: docker-registry.discovery.wmnet\nmain_app:\n"
+        "  image: restricted/mediawiki-multiversion:2024-10-29-190315-publish-81\nmw:\n  httpd:\n"
+        "    image_tag: restricted/mediawiki-webserver:2024-10-29-190315-webserver\nphp:\n  version: '8.1'\n");
+
+  // Again: nothing written, no commit.
+  auto again = render(tmp / "values", golden("report-example.json"));
+  CHECK(again.err.find("0 written, 18 unchanged; 0 commit(s)") != std::string::npos);
+  CHECK(git_log(tmp / "values").size() == 19);
+
+  // A new publish-81 image: exactly one commit per file that names it.
+  std::string text = fgtest::read_file(golden("report-example.json"));
+  std::string old_tag = "mediawiki-multiversion:2024-10-29-190315-publish-81";
+  auto pos = text.find(old_tag);
+  REQUIRE(pos != std::string::npos);
+  text.replace(pos, old_tag.size(), "mediawiki-multiversion:2024-10-30-080000-publish-81");
+  fgtest::write_file(tmp / "report2.json", text);
+  size_t naming = 0;
+  for (const auto& e : fs::directory_iterator(tmp / "values"))
+    if (e.path().extension() == ".yaml" && fgtest::read_file(e.path()).find("  image: restricted/" + old_tag) != std::string::npos)
+      ++naming;
+  CHECK(naming == 10);  // mw-pretrain web and web-canary, mw-web canary and main, mw-script main; × 2 clusters
+  auto changed = render(tmp / "values", (tmp / "report2.json").string());
+  REQUIRE(changed.status == 0);
+  CHECK(git_log(tmp / "values").size() == 19 + naming);
+  CHECK(run("git -C " + quote((tmp / "values").string()) + " status --porcelain").out.empty());
+}
+
+TEST_CASE("a release naming what the report lacks: exit 2, file and release named, nothing written") {
+  fgtest::TempDir tmp;
+  auto r = run(fg() + " render -d " + quote(fgtest::fixture("deployments-scap-tests.yaml")) + " --report " +
+               quote(golden("report-example.json")) + " --registry docker-registry.discovery.wmnet --values-dir " +
+               quote((tmp / "values").string()));
+  CHECK(r.status == 2);
+  CHECK(r.err.find("deployments-scap-tests.yaml:31:7: api3.releases.migration.mw_flavour: release 'api3/migration': "
+                   "Image flavour 'exciting-new-mediawiki' not found among built images in [publish, publish-81]") !=
+        std::string::npos);
+  CHECK(r.err.find("Image flavour 'exciting-new-webserver' not found") != std::string::npos);
+  CHECK((!fs::exists(tmp / "values") || fs::is_empty(tmp / "values")));
+
+  auto bad = run(fg() + " render -d " + quote(fgtest::fixture("deployments-2024-10.yaml")) +
+                 " --report /nonexistent.json --registry r --values-dir " + quote((tmp / "v").string()));
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("/nonexistent.json") != std::string::npos);
+}
+
+TEST_CASE("files of releases no longer configured are listed; --prune removes them") {
+  fgtest::TempDir tmp;
+  git_init(tmp / "values");
+  fgtest::write_file(tmp / "values/mw-gone-main-eqiad.yaml", "docker: {}\n");
+  REQUIRE(run("git -C " + quote((tmp / "values").string()) + " add . && git -C " + quote((tmp / "values").string()) +
+              " commit -qm old").status == 0);
+  auto listed = render(tmp / "values", golden("report-example.json"));
+  CHECK(listed.status == 0);
+  CHECK(listed.err.find("mw-gone-main-eqiad.yaml: warning: no configured release writes this file") != std::string::npos);
+  CHECK(fs::exists(tmp / "values/mw-gone-main-eqiad.yaml"));
+  auto pruned = render(tmp / "values", golden("report-example.json"), "--prune");
+  CHECK(pruned.status == 0);
+  CHECK_FALSE(fs::exists(tmp / "values/mw-gone-main-eqiad.yaml"));
+  CHECK(run("git -C " + quote((tmp / "values").string()) + " status --porcelain").out.empty());
+}
+
+TEST_CASE("a build whose publish-81 push fails: only that flavour's releases keep their old files; exit 1") {
+  fgtest::TempDir tmp;
+  std::string dir = fgtest::source_dir() + "/configs/example/";
+  std::string base = fg() + " build -c " + quote(dir + "images.yaml") + " -d " + quote(dir + "deployments.yaml") +
+                     " --store " + quote((tmp / "store").string()) + " --state-dir " + quote((tmp / "state").string()) +
+                     " --values-dir " + quote((tmp / "values").string()) + " --registry oci:" +
+                     quote((tmp / "registry").string()) + " --progress quiet -k ";
+  git_init(tmp / "values");
+  REQUIRE(run(base + "--timestamp 2024-10-29-190315").status == 0);
+  auto first = json::parse(fgtest::read_file(tmp / "state/report.json"));
+  CHECK(first["mediawiki"]["flavours"]["publish-81"]["kinds"]["image"]["image_name"].get<std::string>().ends_with(
+      "/restricted/mediawiki-multiversion:2024-10-29-190315-publish-81"));
+  size_t commits = git_log(tmp / "values").size();
+  CHECK(commits == 1 + 17);
+
+  auto r = run(base + "--timestamp 2024-10-30-080000 --fail push:mediawiki:publish-81:image");
+  CHECK(r.status == 1);
+  // mw-web/next and mw-api-ext/* run publish-81's image: old files; every other release: new.
+  for (const auto& e : fs::directory_iterator(tmp / "values")) {
+    if (e.path().extension() != ".yaml") continue;
+    std::string name = e.path().filename().string(), text = fgtest::read_file(e.path());
+    bool on_81_image = name.rfind("mw-web-next-", 0) == 0 || name.rfind("mw-api-ext-", 0) == 0;
+    INFO(name);
+    CHECK((text.find("2024-10-29-190315") != std::string::npos) == on_81_image);
+  }
+  // The report names only what was pushed.
+  auto second = json::parse(fgtest::read_file(tmp / "state/report.json"));
+  CHECK_FALSE(second["mediawiki"]["flavours"]["publish-81"]["kinds"].contains("image"));
+  CHECK(second["mediawiki"]["flavours"]["publish-81"]["kinds"].contains("cli-image"));
+  CHECK(git_log(tmp / "values").size() == commits + 17 - 6);
+}
+
+TEST_CASE("report.json v2 on request, and render reads it") {
+  fgtest::TempDir tmp;
+  std::string dir = fgtest::source_dir() + "/configs/example/";
+  REQUIRE(run(fg() + " build -c " + quote(dir + "images.yaml") + " -d " + quote(dir + "deployments.yaml") +
+              " --store " + quote((tmp / "store").string()) + " --state-dir " + quote((tmp / "state").string()) +
+              " --values-dir " + quote((tmp / "values").string()) + " --registry oci:" + quote((tmp / "registry").string()) +
+              " --progress quiet --report-format v2 --timestamp 2024-10-29-190315")
+              .status == 0);
+  auto v2 = json::parse(fgtest::read_file(tmp / "state/report.json"));
+  CHECK(v2["mediawiki"]["by-flavour"]["publish"]["debug-image"].get<std::string>().ends_with(
+      "restricted/mediawiki-multiversion-debug:2024-10-29-190315-publish"));
+  auto r = run(fg() + " render -d " + quote(dir + "deployments.yaml") + " --report " +
+               quote((tmp / "state/report.json").string()) + " --registry oci:" + quote((tmp / "registry").string()) +
+               " --values-dir " + quote((tmp / "v2values").string()) + " --clusters eqiad,codfw");
+  CHECK(r.status == 0);
+  std::string text = fgtest::read_file(tmp / "v2values/mw-web-main-eqiad.yaml");
+  CHECK(text.find("php:") == std::string::npos);  // v2 has no metadata
+  CHECK(text.find("image: restricted/mediawiki-multiversion:2024-10-29-190315-publish\n") != std::string::npos);
+}
+
+TEST_CASE("values content and commit message") {
+  using flavourgraph::values_commit_message;
+  using flavourgraph::values_content;
+  CHECK(values_content("reg", "reg/a/b:1", "other/c:2", std::nullopt) ==
+        "docker:\n  registry: reg\nmain_app:\n  image: a/b:1\nmw:\n  httpd:\n    image_tag: other/c:2\n");
+  CHECK(values_commit_message("ns-rel-eqiad", "a:1", "b:2") ==
+        "Updating release 'ns-rel-eqiad'\n\nMediaWiki image is: 'a:1'\nWebserver image is: 'b:2'");
+}
