@@ -23,22 +23,29 @@ class LayerTask final : public Task {
       return TaskOutcome::fail(fmt::format("layer source {} is not a directory ({}{})", spec.source_path.string(),
                                            where.empty() ? "" : "set at ", where));
     oci::Filter filter(spec.include, spec.exclude);
-    oci::TreeListing listing = oci::walk_tree(spec.source_path, filter, &ctx.cancel());
-    if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
     oci::TarOptions tar;
     tar.dest = spec.dest == "/" ? "" : spec.dest.substr(1);
     tar.uid = spec.uid;
     tar.gid = spec.gid;
     tar.mtime = bc_.options.source_date_epoch;
-    std::string key = oci::layer_cache_key(spec.source_path, listing, tar, pl.compression, spec.include, spec.exclude);
-    auto entry_path = bc_.cache_dir() / "layers" / (key + ".json");
-
+    auto key_of = [&](const std::string& tree) {
+      return oci::layer_cache_key(spec.source_path, tree, tar, pl.compression, spec.include, spec.exclude);
+    };
     if (!bc_.options.no_cache) {
-      if (auto cached = read_entry(entry_path)) {
+      // A walk that stores nothing decides whether the layer is cached.
+      std::string key = key_of(oci::tree_hash(spec.source_path, filter, &ctx.cancel()));
+      if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
+      if (auto cached = read_entry(bc_.cache_dir() / "layers" / (key + ".json"))) {
         bc_.layers[layer_] = LayerData{*cached};
         return {TaskState::cached, {}, cached->blob.digest.str()};
       }
     }
+    oci::TreeListing listing = oci::walk_tree(spec.source_path, filter, &ctx.cancel());
+    if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
+    // Recorded under the key of the listing the layer is made from, so that a tree that changed
+    // since the first walk cannot leave a wrong entry behind.
+    std::string key = key_of(oci::tree_hash(listing));
+    auto entry_path = bc_.cache_dir() / "layers" / (key + ".json");
     std::atomic<uint64_t> read{0};
     oci::LayerBlob blob;
     try {

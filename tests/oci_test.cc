@@ -264,3 +264,34 @@ TEST_CASE("references") {
   CHECK(t->host == "registry.example.org:5000");
   CHECK(t->prefix == "prefix");
 }
+
+TEST_CASE("the tree hash of a walk that stores nothing equals that of the listing") {
+  fgtest::TempDir tmp;
+  make_tree(tmp / "src");
+  int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string sock = (tmp / "src" / "a" / "sock").string();
+  std::strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  for (const Filter& f : {Filter(), Filter({}, {".git"}), Filter({"/a"}, {"/a*", "*.txt"})}) {
+    std::string streamed = tree_hash(tmp / "src", f, nullptr);
+    CHECK(streamed.size() == 64);
+    CHECK(streamed == tree_hash(walk_tree(tmp / "src", f, nullptr)));
+  }
+  ::close(s);
+  std::string before = tree_hash(tmp / "src", Filter(), nullptr);
+  // Any change shows: content with the same size (mtime, ctime), a mode, a new empty file.
+  fgtest::write_file(tmp / "src" / "a0", "ZERO sorts after slash\n");
+  std::string after_edit = tree_hash(tmp / "src", Filter(), nullptr);
+  CHECK(after_edit != before);
+  ::chmod((tmp / "src" / "b.txt").c_str(), 0600);
+  std::string after_chmod = tree_hash(tmp / "src", Filter(), nullptr);
+  CHECK(after_chmod != after_edit);
+  fgtest::write_file(tmp / "src" / "empty" / "new", "");
+  CHECK(tree_hash(tmp / "src", Filter(), nullptr) != after_chmod);
+  // An excluded path's changes do not.
+  std::string filtered = tree_hash(tmp / "src", Filter({}, {".git"}), nullptr);
+  fgtest::write_file(tmp / "src" / ".git" / "HEAD", "ref: refs/heads/other\n");
+  CHECK(tree_hash(tmp / "src", Filter({}, {".git"}), nullptr) == filtered);
+}

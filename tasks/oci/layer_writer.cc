@@ -105,24 +105,15 @@ LayerBlob write_layer(const std::filesystem::path& root, const TreeListing& list
   return out;
 }
 
-std::string layer_cache_key(const std::filesystem::path& root, const TreeListing& listing, const TarOptions& tar,
+std::string layer_cache_key(const std::filesystem::path& root, const std::string& tree_hash, const TarOptions& tar,
                             const CompressionSpec& compression, const std::vector<std::string>& include,
                             const std::vector<std::string>& exclude) {
   Sha256 h;
-  h.update(fmt::format("flavourgraph-layer-cache-v1\nroot={}\ndest={}\nowner={}:{}\nmtime={}\ncompression={}\nchunk={}\n",
+  h.update(fmt::format("flavourgraph-layer-cache-v3\nroot={}\ndest={}\nowner={}:{}\nmtime={}\ncompression={}\nchunk={}\n",
                        root.string(), tar.dest, tar.uid, tar.gid, tar.mtime, compression.str(), kChunkSize));
   for (const auto& p : include) h.update("include=" + p + "\n");
   for (const auto& p : exclude) h.update("exclude=" + p + "\n");
-  std::string line;
-  for (const auto& e : listing.entries) {
-    line.clear();
-    fmt::format_to(std::back_inserter(line), "{}\t{}\t{:o}\t{}\t{}\t{}\t{}\t{}\t{}:{}\t", e.path,
-                   static_cast<int>(e.type), e.mode, e.size, e.mtime_ns, e.ctime_ns, e.inode, e.nlink, e.rdev_major,
-                   e.rdev_minor);
-    line += e.link;
-    line += '\n';
-    h.update(line);
-  }
+  h.update("tree=" + tree_hash + "\n");
   return h.finish_hex();
 }
 

@@ -32,10 +32,10 @@ LayerBlob write_layer(const std::filesystem::path& root, const TreeListing& list
                       const CompressionSpec& compression, Layout& store, const CancelSource& cancel,
                       std::atomic<uint64_t>* bytes_read = nullptr);
 
-/// The cache key of a layer: everything that decides its bytes without reading file contents
-/// (the listing's paths, types, modes, sizes, mtimes, inodes and link targets, the tar options,
-/// the compressor, its level and the chunk size, and the format version).
-std::string layer_cache_key(const std::filesystem::path& root, const TreeListing& listing, const TarOptions& tar,
+/// The cache key of a layer: everything that decides its bytes without reading file contents:
+/// the tree's hash (see tree_hash), the tar options, the filters, the compressor, its level and
+/// the chunk size, and the format version.
+std::string layer_cache_key(const std::filesystem::path& root, const std::string& tree_hash, const TarOptions& tar,
                             const CompressionSpec& compression, const std::vector<std::string>& include,
                             const std::vector<std::string>& exclude);
 

@@ -1,5 +1,7 @@
 #include "tree.h"
 
+#include "flavourgraph/oci/digest.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -12,6 +14,9 @@
 #include <cstring>
 #include <map>
 #include <stdexcept>
+
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
 
 namespace flavourgraph::oci {
 
@@ -88,126 +93,243 @@ bool match_from(std::string_view g, size_t gi, std::string_view t, size_t ti, in
   throw std::runtime_error(fmt::format("{} {}: {}", what, p.string(), std::strerror(errno)));
 }
 
-struct Child {
-  std::string name;
-  struct stat st;
-  std::string key;  ///< name, plus '/' for directories: the sort key of tar order
+/// A directory's listing: its own entries in tar order, and after some of them the listing of
+/// the subdirectory they are (walked in parallel, joined once at the end).
+struct DirListing {
+  std::vector<TreeEntry> entries;
+  std::vector<std::pair<size_t, std::unique_ptr<DirListing>>> subs;  ///< (after entry #, listing)
+  std::vector<std::string> skipped;
+  std::exception_ptr error;
+
+  [[nodiscard]] size_t total() const {
+    size_t n = entries.size();
+    for (const auto& [_, sub] : subs) n += sub->total();
+    return n;
+  }
+
+  void flatten_into(std::vector<TreeEntry>& out, std::vector<std::string>& skipped_out) {
+    if (error) std::rethrow_exception(error);
+    skipped_out.insert(skipped_out.end(), skipped.begin(), skipped.end());
+    size_t next = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      out.push_back(std::move(entries[i]));
+      for (; next < subs.size() && subs[next].first == i + 1; ++next) subs[next].second->flatten_into(out, skipped_out);
+    }
+  }
 };
 
+/// True when `a` sorts before `b` as tar names do: a directory's name as if it ended in '/'.
+bool tar_order(std::string_view a, bool a_dir, std::string_view b, bool b_dir) {
+  size_t n = std::min(a.size(), b.size());
+  int c = std::memcmp(a.data(), b.data(), n);
+  if (c != 0) return c < 0;
+  auto at = [](std::string_view s, bool dir, size_t i) -> int {
+    if (i < s.size()) return static_cast<unsigned char>(s[i]);
+    if (i == s.size() && dir) return '/';
+    return -1;
+  };
+  return at(a, a_dir, n) < at(b, b_dir, n);
+}
+
+/// One directory's children, read with getdents64 and fstatat: compact records, names packed
+/// in one buffer (no allocation per entry), sorted in tar order.
+struct DirRead {
+  struct Child {
+    uint32_t name_off = 0;
+    uint32_t name_len = 0;
+    EntryType type = EntryType::file;
+    uint32_t mode = 0;
+    uint32_t nlink = 0;
+    uint32_t rdev_major = 0, rdev_minor = 0;
+    uint64_t size = 0, inode = 0, dev = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
+    std::string link;
+  };
+  std::string names;
+  std::vector<Child> children;
+  std::vector<std::string> sockets;
+
+  [[nodiscard]] std::string_view name(const Child& c) const { return {names.data() + c.name_off, c.name_len}; }
+
+  /// Reads the directory open as `fd` (left open). Throws naming the path on errors.
+  void read(int fd, const std::filesystem::path& where) {
+    alignas(8) char buf[32768];
+    while (true) {
+      ssize_t n = ::getdents64(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail_errno("cannot list", where);
+      }
+      if (n == 0) break;
+      for (ssize_t off = 0; off < n;) {
+        auto* de = reinterpret_cast<struct dirent64*>(buf + off);
+        off += de->d_reclen;
+        const char* nm = de->d_name;
+        if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
+        struct stat st {};
+        if (::fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("cannot stat", where / nm);
+        Child c;
+        switch (st.st_mode & S_IFMT) {
+          case S_IFREG: c.type = EntryType::file; c.size = static_cast<uint64_t>(st.st_size); break;
+          case S_IFDIR: c.type = EntryType::dir; break;
+          case S_IFLNK: c.type = EntryType::symlink; break;
+          case S_IFIFO: c.type = EntryType::fifo; break;
+          case S_IFCHR: c.type = EntryType::chardev; break;
+          case S_IFBLK: c.type = EntryType::blockdev; break;
+          default: sockets.emplace_back(nm); continue;  // sockets cannot be archived
+        }
+        c.mode = st.st_mode & 07777;
+        c.nlink = static_cast<uint32_t>(st.st_nlink);
+        c.inode = st.st_ino;
+        c.dev = st.st_dev;
+        c.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+        c.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
+        if (c.type == EntryType::chardev || c.type == EntryType::blockdev) {
+          c.rdev_major = major(st.st_rdev);
+          c.rdev_minor = minor(st.st_rdev);
+        }
+        if (c.type == EntryType::symlink) {
+          std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+          ssize_t len = ::readlinkat(fd, nm, target.data(), target.size());
+          if (len < 0) fail_errno("cannot read link", where / nm);
+          target.resize(static_cast<size_t>(len));
+          c.link = std::move(target);
+        }
+        c.name_off = static_cast<uint32_t>(names.size());
+        c.name_len = static_cast<uint32_t>(std::strlen(nm));
+        names.append(nm, c.name_len);
+        children.push_back(std::move(c));
+      }
+    }
+    std::sort(children.begin(), children.end(), [&](const Child& a, const Child& b) {
+      return tar_order(name(a), a.type == EntryType::dir, name(b), b.type == EntryType::dir);
+    });
+  }
+
+  [[nodiscard]] TreeEntry entry(const Child& c, std::string path) const {
+    TreeEntry e;
+    e.path = std::move(path);
+    e.type = c.type;
+    e.mode = c.mode;
+    e.size = c.size;
+    e.mtime_ns = c.mtime_ns;
+    e.ctime_ns = c.ctime_ns;
+    e.inode = c.inode;
+    e.dev = c.dev;
+    e.nlink = c.nlink;
+    e.rdev_major = c.rdev_major;
+    e.rdev_minor = c.rdev_minor;
+    e.link = c.link;
+    return e;
+  }
+};
+
+/// Closes a file descriptor on scope exit.
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+/// Walks a tree. Subdirectories are walked in parallel (oneTBB tasks, isolated so the calling
+/// task's thread runs nothing else meanwhile); the listings are joined in tar order at the end,
+/// so the result is the same as a sequential walk. Hard links are found afterwards, in order,
+/// so the first path in tar order is always the file.
 class Walker {
  public:
-  Walker(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel, TreeListing& out)
-      : root_(root), filter_(filter), cancel_(cancel), out_(out) {}
+  Walker(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel)
+      : root_(root), filter_(filter), cancel_(cancel) {}
 
-  void run() {
+  TreeListing run() {
+    TreeListing out;
     int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) fail_errno("cannot open source directory", root_);
     struct stat st {};
-    if (::fstat(fd, &st) != 0) fail_errno("cannot stat", root_);
-    TreeEntry e;
-    e.type = EntryType::dir;
-    e.mode = st.st_mode & 07777;
-    e.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
-    e.inode = st.st_ino;
-    e.dev = st.st_dev;
-    out_.entries.push_back(std::move(e));
-    walk(fd, "");
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      fail_errno("cannot stat", root_);
+    }
+    DirListing top;
+    tbb::this_task_arena::isolate([&] { walk(fd, "", top); });
+    out.entries.reserve(1 + top.total());
+    out.entries.push_back(entry_of(st, EntryType::dir));
+    top.flatten_into(out.entries, out.skipped);
+    std::map<std::pair<uint64_t, uint64_t>, std::string> first_path;
+    for (auto& x : out.entries) {
+      if (x.type != EntryType::file) continue;
+      if (x.nlink >= 2) {
+        auto [it, first] = first_path.emplace(std::make_pair(x.dev, x.inode), x.path);
+        if (!first) {
+          x.type = EntryType::hardlink;
+          x.link = it->second;
+          continue;  // its bytes are counted once, with the file
+        }
+      }
+      out.file_bytes += x.size;
+    }
+    return out;
   }
 
  private:
-  void walk(int dirfd, const std::string& prefix) {
-    DIR* d = ::fdopendir(dirfd);
-    if (!d) {
-      ::close(dirfd);
-      fail_errno("cannot list", root_ / prefix);
+  static TreeEntry entry_of(const struct stat& st, EntryType type) {
+    TreeEntry e;
+    e.type = type;
+    e.mode = st.st_mode & 07777;
+    e.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+    e.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
+    e.inode = st.st_ino;
+    e.dev = st.st_dev;
+    e.nlink = static_cast<uint32_t>(st.st_nlink);
+    if (type == EntryType::file) e.size = static_cast<uint64_t>(st.st_size);
+    if (type == EntryType::chardev || type == EntryType::blockdev) {
+      e.rdev_major = major(st.st_rdev);
+      e.rdev_minor = minor(st.st_rdev);
     }
-    std::vector<Child> children;
-    errno = 0;
-    while (dirent* de = ::readdir(d)) {
-      if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
-      Child c;
-      c.name = de->d_name;
-      if (::fstatat(dirfd, de->d_name, &c.st, AT_SYMLINK_NOFOLLOW) != 0) {
-        int e = errno;
-        ::closedir(d);
-        errno = e;
-        fail_errno("cannot stat", root_ / prefix / c.name);
-      }
-      c.key = c.name;
-      if (S_ISDIR(c.st.st_mode)) c.key += '/';
-      children.push_back(std::move(c));
-    }
-    std::sort(children.begin(), children.end(), [](const Child& a, const Child& b) { return a.key < b.key; });
-    for (auto& c : children) {
-      if (cancel_ && (++seen_ & 1023) == 0 && cancel_->requested()) break;
-      std::string rel = prefix.empty() ? c.name : prefix + "/" + c.name;
-      bool is_dir = S_ISDIR(c.st.st_mode);
+    return e;
+  }
+
+  /// Lists the directory open as `dirfd` (which it closes) into `out`.
+  void walk(int dirfd, const std::string& prefix, DirListing& out) {
+    FdCloser closer{dirfd};
+    DirRead dir;
+    dir.read(dirfd, root_ / prefix);
+    for (auto& sock : dir.sockets) out.skipped.push_back(prefix.empty() ? sock : prefix + "/" + sock);
+    // Subdirectories are opened by the task that walks them: only a few descriptors are open
+    // at once (growing the descriptor table of a threaded process waits for RCU).
+    std::vector<std::pair<size_t, std::string>> subs;  // (entries after which it goes, name)
+    out.entries.reserve(dir.children.size());
+    for (const auto& c : dir.children) {
+      if (cancel_ && cancel_->requested()) break;
+      std::string_view name = dir.name(c);
+      std::string rel = prefix.empty() ? std::string(name) : prefix + "/" + std::string(name);
+      bool is_dir = c.type == EntryType::dir;
       if (!filter_.empty() && filter_.excluded(rel, is_dir)) continue;
-      TreeEntry e;
-      e.path = rel;
-      e.mode = c.st.st_mode & 07777;
-      e.mtime_ns = c.st.st_mtim.tv_sec * 1'000'000'000LL + c.st.st_mtim.tv_nsec;
-      e.ctime_ns = c.st.st_ctim.tv_sec * 1'000'000'000LL + c.st.st_ctim.tv_nsec;
-      e.inode = c.st.st_ino;
-      e.dev = c.st.st_dev;
-      e.nlink = static_cast<uint32_t>(c.st.st_nlink);
-      switch (c.st.st_mode & S_IFMT) {
-        case S_IFREG: {
-          e.type = EntryType::file;
-          e.size = static_cast<uint64_t>(c.st.st_size);
-          if (c.st.st_nlink > 1) {
-            auto [it, first] = links_.emplace(std::make_pair(e.dev, e.inode), rel);
-            if (!first) {
-              e.type = EntryType::hardlink;
-              e.link = it->second;
-              e.size = 0;
-            }
-          }
-          out_.file_bytes += e.size;
-          break;
-        }
-        case S_IFDIR: e.type = EntryType::dir; break;
-        case S_IFLNK: {
-          e.type = EntryType::symlink;
-          std::string target(static_cast<size_t>(c.st.st_size) + 1, '\0');
-          ssize_t n = ::readlinkat(dirfd, c.name.c_str(), target.data(), target.size());
-          if (n < 0) fail_errno("cannot read link", root_ / rel);
-          target.resize(static_cast<size_t>(n));
-          e.link = std::move(target);
-          break;
-        }
-        case S_IFIFO: e.type = EntryType::fifo; break;
-        case S_IFCHR:
-        case S_IFBLK:
-          e.type = S_ISCHR(c.st.st_mode) ? EntryType::chardev : EntryType::blockdev;
-          e.rdev_major = major(c.st.st_rdev);
-          e.rdev_minor = minor(c.st.st_rdev);
-          break;
-        default:
-          out_.skipped.push_back(rel);  // sockets cannot be archived
-          continue;
-      }
-      out_.entries.push_back(e);
-      if (is_dir) {
-        int fd = ::openat(dirfd, c.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-          int err = errno;
-          ::closedir(d);
-          errno = err;
-          fail_errno("cannot open directory", root_ / rel);
-        }
-        walk(fd, rel);
-      }
+      if (is_dir) subs.emplace_back(out.entries.size() + 1, std::string(name));
+      out.entries.push_back(dir.entry(c, std::move(rel)));
     }
-    ::closedir(d);
+    out.subs.reserve(subs.size());
+    for (const auto& s : subs) out.subs.emplace_back(s.first, std::make_unique<DirListing>());
+    auto one = [&](size_t i) {
+      DirListing& sub = *out.subs[i].second;
+      try {
+        const std::string& rel = out.entries[subs[i].first - 1].path;
+        int fd = ::openat(dirfd, subs[i].second.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) fail_errno("cannot open directory", root_ / rel);
+        walk(fd, rel, sub);
+      } catch (...) {
+        sub.error = std::current_exception();
+      }
+    };
+    if (subs.size() == 1)
+      one(0);
+    else if (!subs.empty())
+      tbb::parallel_for(size_t{0}, subs.size(), one);
   }
 
   const std::filesystem::path& root_;
   const Filter& filter_;
   const CancelSource* cancel_;
-  TreeListing& out_;
-  std::map<std::pair<uint64_t, uint64_t>, std::string> links_;
-  uint64_t seen_ = 0;
 };
 
 }  // namespace
@@ -226,10 +348,20 @@ Pattern::Pattern(std::string_view text) : text_(text) {
   }
   glob_ = std::string(g);
   whole_path_ = anchored_ || glob_.find('/') != std::string::npos || glob_.find("**") != std::string::npos;
+  size_t last = glob_.find_last_of("*?[\\");
+  literal_ = last == std::string::npos;
+  tail_ = literal_ ? glob_ : glob_.substr(last + 1);
 }
 
 bool Pattern::matches(std::string_view rel, bool is_dir) const {
   if (dir_only_ && !is_dir) return false;
+  // Every candidate (the path, a trailing run of it, or its last component) ends where the
+  // path ends: one comparison rules out most paths before any globbing.
+  if (!rel.ends_with(tail_)) return false;
+  if (literal_) {
+    if (anchored_) return rel == glob_;
+    return rel.size() == glob_.size() || rel[rel.size() - glob_.size() - 1] == '/';
+  }
   if (anchored_) return glob_match(glob_, rel);
   if (!whole_path_) {
     auto slash = rel.rfind('/');
@@ -253,10 +385,145 @@ bool Filter::excluded(std::string_view rel, bool is_dir) const {
   return false;
 }
 
+namespace {
+
+/// The part of an entry the tree hash covers. A hard link hashes as the file it is (a walk
+/// that only hashes cannot tell which path comes first).
+void hash_entry(Sha256& h, const TreeEntry& e, std::string_view name) {
+  struct Fixed {
+    uint64_t type, mode, size, inode, nlink, rdev;
+    int64_t mtime_ns, ctime_ns;
+  };
+  bool hard = e.type == EntryType::hardlink;
+  Fixed f{static_cast<uint64_t>(hard ? EntryType::file : e.type), e.mode, e.size, e.inode, e.nlink,
+          (static_cast<uint64_t>(e.rdev_major) << 32) | e.rdev_minor, e.mtime_ns, e.ctime_ns};
+  h.update(&f, sizeof f);
+  h.update(name.data(), name.size());
+  h.update("\0", 1);
+  if (!hard) h.update(e.link.data(), e.link.size());
+  h.update("\0", 1);
+}
+
+/// Hashes one directory (open as `dirfd`, which it closes): its entries in tar order, each
+/// directory's entry followed by the hash of its contents. Subdirectories hash in parallel.
+std::string hash_dir(int dirfd, const std::string& prefix, const std::filesystem::path& root, const Filter& filter,
+                     const CancelSource* cancel) {
+  FdCloser closer{dirfd};
+  DirRead dir;
+  dir.read(dirfd, root / prefix);
+  std::vector<char> keep(dir.children.size(), 1);
+  std::vector<size_t> subs;  // child indices of directories, opened by the task that hashes them
+  for (size_t i = 0; i < dir.children.size(); ++i) {
+    const auto& c = dir.children[i];
+    bool is_dir = c.type == EntryType::dir;
+    if (!filter.empty()) {
+      std::string rel = prefix.empty() ? std::string(dir.name(c)) : prefix + "/" + std::string(dir.name(c));
+      if (filter.excluded(rel, is_dir)) {
+        keep[i] = 0;
+        continue;
+      }
+    }
+    if (is_dir) subs.push_back(i);
+  }
+  if (cancel && cancel->requested()) return {};
+  std::vector<std::string> sub_hash(subs.size());
+  std::vector<std::exception_ptr> errors(subs.size());
+  auto one = [&](size_t k) {
+    try {
+      std::string name(dir.name(dir.children[subs[k]]));
+      std::string rel = prefix.empty() ? name : prefix + "/" + name;
+      int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) fail_errno("cannot open directory", root / rel);
+      sub_hash[k] = hash_dir(fd, rel, root, filter, cancel);
+    } catch (...) {
+      errors[k] = std::current_exception();
+    }
+  };
+  if (subs.size() == 1)
+    one(0);
+  else if (!subs.empty())
+    tbb::parallel_for(size_t{0}, subs.size(), one);
+  for (auto& err : errors)
+    if (err) std::rethrow_exception(err);
+  Sha256 h;
+  TreeEntry e;
+  for (size_t i = 0, k = 0; i < dir.children.size(); ++i) {
+    if (!keep[i]) continue;
+    const auto& c = dir.children[i];
+    e.type = c.type;
+    e.mode = c.mode;
+    e.size = c.size;
+    e.inode = c.inode;
+    e.nlink = c.nlink;
+    e.rdev_major = c.rdev_major;
+    e.rdev_minor = c.rdev_minor;
+    e.mtime_ns = c.mtime_ns;
+    e.ctime_ns = c.ctime_ns;
+    e.link = c.link;
+    hash_entry(h, e, dir.name(c));
+    if (c.type == EntryType::dir) h.update(sub_hash[k++]);
+  }
+  return h.finish_hex();
+}
+
+}  // namespace
+
+std::string tree_hash(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel) {
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail_errno("cannot open source directory", root);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail_errno("cannot stat", root);
+  }
+  TreeEntry top;
+  top.type = EntryType::dir;
+  top.mode = st.st_mode & 07777;
+  top.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+  top.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
+  top.inode = st.st_ino;
+  top.nlink = static_cast<uint32_t>(st.st_nlink);
+  std::string contents;
+  tbb::this_task_arena::isolate([&] { contents = hash_dir(fd, "", root, filter, cancel); });
+  Sha256 h;
+  hash_entry(h, top, "");
+  h.update(contents);
+  return h.finish_hex();
+}
+
+std::string tree_hash(const TreeListing& listing) {
+  if (listing.entries.empty()) return {};
+  struct Frame {
+    std::string path;
+    Sha256 h;
+  };
+  std::vector<Frame> stack;
+  stack.push_back({"", Sha256()});
+  auto close_top = [&] {
+    std::string done = stack.back().h.finish_hex();
+    stack.pop_back();
+    stack.back().h.update(done);
+  };
+  for (size_t i = 1; i < listing.entries.size(); ++i) {
+    const TreeEntry& e = listing.entries[i];
+    auto slash = e.path.rfind('/');
+    std::string_view parent = slash == std::string::npos ? std::string_view() : std::string_view(e.path).substr(0, slash);
+    std::string_view name = slash == std::string::npos ? std::string_view(e.path) : std::string_view(e.path).substr(slash + 1);
+    while (stack.size() > 1 && stack.back().path != parent) close_top();
+    hash_entry(stack.back().h, e, name);
+    if (e.type == EntryType::dir) stack.push_back({e.path, Sha256()});
+  }
+  while (stack.size() > 1) close_top();
+  std::string contents = stack.back().h.finish_hex();
+  TreeEntry top = listing.entries.front();
+  Sha256 h;
+  hash_entry(h, top, "");
+  h.update(contents);
+  return h.finish_hex();
+}
+
 TreeListing walk_tree(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel) {
-  TreeListing out;
-  Walker(root, filter, cancel, out).run();
-  return out;
+  return Walker(root, filter, cancel).run();
 }
 
 }  // namespace flavourgraph::oci

@@ -30,6 +30,8 @@ class Pattern {
   bool anchored_ = false;
   bool dir_only_ = false;
   bool whole_path_ = false;  ///< has `/` or `**`: matched against paths, not names
+  std::string tail_;         ///< literal text after the last wildcard: a match must end with it
+  bool literal_ = false;     ///< no wildcard at all
 };
 
 /// True when `glob` matches all of `text`.
@@ -62,6 +64,7 @@ struct TreeEntry {
   uint32_t nlink = 1;
   uint32_t rdev_major = 0, rdev_minor = 0;
   std::string link;   ///< symlink target as stored, or the first path of a hard-linked file
+                      ///< (a hard link keeps its file's size; the tar entry has none)
 };
 
 struct TreeListing {
@@ -73,5 +76,13 @@ struct TreeListing {
 /// Lists `root` (which must be a directory) in tar order, applying `filter`. Throws
 /// std::runtime_error naming the path on errors; stops early when `cancel` is requested.
 TreeListing walk_tree(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel);
+
+/// A hash of what the tree's listing would hold (every entry's name, type, mode, size, mtime,
+/// ctime, inode, link count and link target), computed during a walk that stores nothing: a
+/// Merkle hash whose directories hash their entries in tar order. Reads no file contents.
+std::string tree_hash(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel);
+
+/// The same hash from a listing (equal to tree_hash of the tree the listing was made from).
+std::string tree_hash(const TreeListing& listing);
 
 }  // namespace flavourgraph::oci
