@@ -19,6 +19,7 @@
 #include "flavourgraph/plan.h"
 #include "flavourgraph/values.h"
 #include "oci/layer_writer.h"
+#include "registry_pool.h"
 
 namespace flavourgraph {
 
@@ -34,6 +35,10 @@ struct ImageData {
   nlohmann::json config;
   std::string name;                      ///< pinned reference, for messages and annotations
   const oci::Layout* layout = nullptr;   ///< the layout holding its blobs
+  /// Where base layers the store does not hold can be mounted from: a repository on the push
+  /// target's registry (empty when every blob is in the store).
+  std::string remote_host;
+  std::string remote_repo;
 };
 
 struct LayerData {
@@ -60,6 +65,7 @@ class BuildContext {
   std::vector<std::optional<ImageData>> images;   ///< by plan build index
   std::vector<std::optional<PushResult>> pushed;  ///< by plan build index
   std::unique_ptr<ValuesDir> values;             ///< where render-values writes
+  std::unique_ptr<RegistryPool> registries;      ///< clients of the registries the build talks to
 
   /// An `oci:` layout used as a base, opened once per directory.
   const oci::Layout& base_layout(const std::filesystem::path& dir);

@@ -17,7 +17,8 @@ struct NativeBuild::Impl {
 
 NativeBuild::~NativeBuild() = default;
 
-std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildSettings& s, Diagnostics& diags) {
+std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildSettings& s, const CancelSource& cancel,
+                                                  Diagnostics& diags) {
   std::unique_ptr<NativeBuild> nb(new NativeBuild());
   nb->impl_ = std::make_unique<Impl>(plan);
   Impl& im = *nb->impl_;
@@ -47,6 +48,13 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
       im.bc->target_layout->lock();
     }
     if (!plan.releases.empty()) im.bc->values = std::make_unique<ValuesDir>(s.values_dir, s.values_git);
+    RegistrySettings rs;
+    rs.insecure = s.insecure_registries;
+    for (const auto& h : plan.config->insecure_registries) rs.insecure.push_back(h);
+    rs.ca_bundle = s.ca_bundle;
+    rs.retries = s.retries;
+    im.bc->registries = std::make_unique<RegistryPool>(rs, cancel);
+    if (target->kind == oci::Target::Kind::registry) im.bc->registries->client(target->host).ping();
   } catch (const std::exception& e) {
     diags.error({}, "", e.what());
     return nullptr;

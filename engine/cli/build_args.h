@@ -26,6 +26,9 @@ struct ExecArgs {
   std::string report_format = "v3";
   bool prune = false;
   bool values_dir_given = false;
+  std::vector<std::string> insecure_registries;
+  std::string ca_bundle;
+  int retries = 5;
 };
 
 void add_exec_options(CLI::App& cmd, ExecArgs& args);

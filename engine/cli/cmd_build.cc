@@ -60,6 +60,18 @@ void add_exec_options(CLI::App& cmd, ExecArgs& args) {
       ->check(CLI::IsMember({"v3", "v2"}))
       ->default_val("v3");
   cmd.add_flag("--prune", args.prune, "remove values files that no configured release writes (default: list them)");
+  cmd.add_option("--insecure-registry", args.insecure_registries,
+                 "speak plain HTTP to this registry (repeatable; also 'insecure_registries' in images.yaml); "
+                 "TLS is verified everywhere else")
+      ->type_name("HOST[:PORT]");
+  cmd.add_option("--ca-bundle", args.ca_bundle, "CA certificates to verify registries' TLS with (default: the system's)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--retries", args.retries,
+                 "attempts per registry request on connection errors, 5xx and 429 (exponential backoff with "
+                 "jitter)")
+      ->check(CLI::Range(1, 20))
+      ->default_val(5);
 }
 
 namespace {
@@ -160,7 +172,10 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     const char* sde = std::getenv("SOURCE_DATE_EPOCH");
     settings.source_date_epoch = sde && *sde ? parse_timestamp(sde).value_or(0) : 0;
     settings.target_base_dir = plan_args.registry.empty() ? loaded->config->dir : std::filesystem::current_path();
-    native = NativeBuild::prepare(plan, settings, diags);
+    settings.insecure_registries = args.insecure_registries;
+    settings.ca_bundle = args.ca_bundle;
+    settings.retries = args.retries;
+    native = NativeBuild::prepare(plan, settings, cancel, diags);
     if (!native) {
       print_diagnostics(diags);
       return kExitUsage;

@@ -24,15 +24,20 @@ struct BuildSettings {
   int64_t source_date_epoch = 0;  ///< mtime of layer entries and the images' created time
   std::string os = "linux";       ///< the platform picked from base indexes
   std::string arch = "amd64";
+  std::vector<std::string> insecure_registries;  ///< hosts spoken to over plain HTTP
+  std::string ca_bundle;                         ///< extra CA certificates for TLS
+  int retries = 5;                               ///< attempts per registry request
 };
 
 class BuildContext;
+class CancelSource;
 
 class NativeBuild {
  public:
   /// Checks what can be checked before any work (layer sources, the push target) and opens
   /// the store, target and values directory. Problems go to `diags` (nullptr returned).
-  static std::unique_ptr<NativeBuild> prepare(const Plan& plan, const BuildSettings& settings, Diagnostics& diags);
+  static std::unique_ptr<NativeBuild> prepare(const Plan& plan, const BuildSettings& settings,
+                                              const CancelSource& cancel, Diagnostics& diags);
   ~NativeBuild();
 
   TaskRunner& runner();

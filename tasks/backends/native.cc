@@ -100,10 +100,14 @@ class NativeBackend final : public Backend {
     oci::Descriptor manifest_desc{std::string(oci::media::kManifest), oci::Digest::sha256_of(manifest_json),
                                   static_cast<int64_t>(manifest_json.size()), {}, std::nullopt, {}};
 
-    // Every blob the manifest names must be in the store before the manifest is.
-    for (const auto& l : m.layers)
-      if (!bc.store.has_blob(l.digest, l.size))
+    // Every blob the manifest names must be in the store before the manifest is, except base
+    // layers the push target's registry holds (they are mounted there, never downloaded).
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      const auto& l = m.layers[i];
+      bool remote_base = i < in.base.parsed.layers.size() && !in.base.remote_repo.empty();
+      if (!remote_base && !bc.store.has_blob(l.digest, l.size))
         throw std::runtime_error(fmt::format("layer {} of {} is missing from the store", l.digest.str(), in.build.id_suffix()));
+    }
     *cached = !bc.options.no_cache && bc.store.has_blob(manifest_desc.digest, manifest_desc.size) &&
               bc.store.has_blob(config_desc.digest, config_desc.size);
     if (!*cached) {
@@ -116,6 +120,8 @@ class NativeBackend final : public Backend {
     out.config = std::move(cfg);
     out.name = fmt::format("{}:{}@{}", in.build.repository, in.build.tag, manifest_desc.digest.str());
     out.layout = &bc.store;
+    out.remote_host = in.base.remote_host;
+    out.remote_repo = in.base.remote_repo;
     return out;
   }
 };

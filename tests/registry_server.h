@@ -1,0 +1,586 @@
+#pragma once
+// A real container registry (Debian's docker-registry, distribution 2.8) for tests.
+//
+//   fgtest::RegistryServer reg;                       // anonymous, fresh temp storage
+//   fgtest::RegistryServer auth({.htpasswd = true});  // basic auth (bcrypt htpasswd)
+//   run("skopeo inspect --tls-verify=false docker://" + reg.address() + "/repo:tag");
+//
+// The registry listens on 127.0.0.1 only, on a free port, and is configured by a config.yml
+// written into a temp directory. Readiness is the line the registry logs once its listener
+// is bound ("listening on 127.0.0.1:PORT"), read from its output by a reader thread, followed
+// by one TCP connect. Every wait is bounded; nothing sleeps as a way to synchronise.
+//
+// Only the standard library and POSIX are used (and, at run time, the docker-registry and,
+// for htpasswd, the htpasswd binaries).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+extern char** environ;
+
+namespace fgtest {
+
+struct RegistryOptions {
+  bool htpasswd = false;  ///< require HTTP basic auth (user/password below)
+  std::string user = "tester";
+  std::string password = "s3cret-pass";
+};
+
+namespace registry_detail {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+inline std::string registry_binary() {
+  const char* env = std::getenv("FG_DOCKER_REGISTRY");
+  return env != nullptr && *env != '\0' ? env : "/usr/bin/docker-registry";
+}
+
+inline std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+/// A port that was free on 127.0.0.1 a moment ago (bound to :0, read back, closed).
+inline int pick_free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(errno_text("registry: socket"));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::string msg = errno_text("registry: bind 127.0.0.1:0");
+    ::close(fd);
+    throw std::runtime_error(msg);
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// Whether a TCP connection to 127.0.0.1:port is accepted within `timeout`.
+inline bool port_accepts(int port, std::chrono::milliseconds timeout = 2000ms) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    ok = true;
+  } else if (errno == EINPROGRESS) {
+    const auto deadline = Clock::now() + timeout;
+    for (int i = 0; i < 1000 && Clock::now() < deadline; ++i) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd p{fd, POLLOUT, 0};
+      int r = ::poll(&p, 1, static_cast<int>(left > 0 ? left : 0));
+      if (r < 0 && errno == EINTR) continue;
+      if (r > 0) {
+        int err = 0;
+        socklen_t elen = sizeof err;
+        ok = ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0;
+      }
+      break;
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+/// Waits for `pid` to exit, polling waitpid(WNOHANG) in a loop bounded in count and time.
+/// Returns the wait status, or nullopt if it is still running at the deadline. A pid that is
+/// no longer our child (ECHILD) counts as gone.
+inline std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  const int max_iterations = static_cast<int>(timeout / 5ms) + 2;
+  for (int i = 0; i < max_iterations; ++i) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno == ECHILD) return 0;
+    if (r < 0 && errno != EINTR) return 0;
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(5ms);  // poll interval of a bounded wait, not a synchronisation
+  }
+  return std::nullopt;
+}
+
+inline std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+/// The environment for the registry: ours, without REGISTRY_* variables (the registry reads
+/// them as overrides of its configuration, e.g. REGISTRY_HTTP_ADDR).
+inline std::vector<std::string> child_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, "REGISTRY_", 9) == 0) continue;
+    env.emplace_back(*e);
+  }
+  return env;
+}
+
+inline std::vector<char*> c_strings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+/// posix_spawn with stdin from /dev/null, stdout and stderr into `out_fd`, an empty signal
+/// mask and default signal dispositions. `path_search` uses posix_spawnp.
+inline pid_t spawn(std::vector<std::string> argv, int out_fd, bool path_search) {
+  std::vector<std::string> envs = child_environment();
+  std::vector<char*> args = c_strings(argv);
+  std::vector<char*> envp = c_strings(envs);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+
+  sigset_t empty;
+  sigset_t all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  pid_t pid = -1;
+  int rc = path_search ? ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data())
+                       : ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw std::runtime_error("registry: cannot start " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+/// Runs a short helper command (no shell) and returns its status and output (stdout+stderr).
+/// Bounded: after `timeout` the command is killed.
+inline std::pair<int, std::string> run_capture(const std::vector<std::string>& argv,
+                                               std::chrono::milliseconds timeout = 20000ms) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(errno_text("registry: pipe"));
+  pid_t pid = -1;
+  try {
+    pid = spawn(argv, fds[1], /*path_search=*/true);
+  } catch (...) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw;
+  }
+  ::close(fds[1]);
+  std::string out;
+  const auto deadline = Clock::now() + timeout;
+  char buf[4096];
+  for (int i = 0; i < 100000 && Clock::now() < deadline; ++i) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd p{fds[0], POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left > 0 ? left : 0));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  auto status = wait_exit(pid, 5000ms);
+  if (!status) {
+    ::kill(pid, SIGKILL);
+    status = wait_exit(pid, 5000ms);
+    throw std::runtime_error("registry: " + argv[0] + " did not finish in time; output:\n" + out);
+  }
+  return {*status, out};
+}
+
+inline std::string base64(const std::string& in) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += tbl[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+inline std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", static_cast<unsigned char>(c));
+          out += b;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+/// A YAML double-quoted scalar (paths may contain anything).
+inline std::string yaml_string(const std::string& s) { return json_string(s); }
+
+inline fs::path make_temp_dir() {
+  std::string templ = (fs::temp_directory_path() / "fg-registry-XXXXXX").string();
+  std::vector<char> buf(templ.begin(), templ.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) throw std::runtime_error(errno_text("registry: mkdtemp"));
+  return fs::path(buf.data());
+}
+
+}  // namespace registry_detail
+
+/// Whether something accepts TCP connections on 127.0.0.1:port.
+inline bool port_accepts(int port, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+  return registry_detail::port_accepts(port, timeout);
+}
+
+/// A docker-registry process on 127.0.0.1, stopped and cleaned up by the destructor.
+class RegistryServer {
+ public:
+  /// Starts docker-registry on 127.0.0.1 on a free port, storage in a fresh temp dir (or
+  /// `storage` when given, so a restarted registry keeps its data). Throws std::runtime_error
+  /// with the registry's log on failure.
+  explicit RegistryServer(RegistryOptions opts = {}, std::string storage = "")
+      : opts_(std::move(opts)) {
+    namespace fs = std::filesystem;
+    try {
+      work_dir_ = registry_detail::make_temp_dir();
+      if (storage.empty()) {
+        storage_ = (work_dir_ / "storage").string();
+      } else {
+        storage_ = fs::absolute(storage).string();
+      }
+      fs::create_directories(storage_);
+      if (opts_.htpasswd) write_htpasswd();
+      std::string failures;
+      for (int attempt = 1; attempt <= kPortAttempts; ++attempt) {
+        port_ = registry_detail::pick_free_port();
+        write_config();
+        Start r = start_once();
+        if (r == Start::Ready) return;
+        failures += "attempt " + std::to_string(attempt) + ": port " + std::to_string(port_) + " was taken\n";
+      }
+      throw std::runtime_error("registry: could not bind a free port in " + std::to_string(kPortAttempts) +
+                               " attempts\n" + failures + "log:\n" + log());
+    } catch (...) {
+      shutdown(/*graceful=*/false);
+      remove_work_dir();
+      throw;
+    }
+  }
+
+  RegistryServer(const RegistryServer&) = delete;
+  RegistryServer& operator=(const RegistryServer&) = delete;
+
+  /// Stops it (SIGTERM, then SIGKILL after a bounded wait) and removes what it created.
+  ~RegistryServer() {
+    try {
+      shutdown(/*graceful=*/true);
+    } catch (...) {
+    }
+    remove_work_dir();
+  }
+
+  /// SIGKILL at once (for fault tests), and reaps the process.
+  void kill_now() { shutdown(/*graceful=*/false); }
+
+  /// Starts again on the same port with the same storage (stopping it first if it runs);
+  /// readiness as at start. Throws with the log if it does not come up.
+  void restart() {
+    shutdown(/*graceful=*/true);
+    if (pid_ > 0)
+      throw std::runtime_error("registry: pid " + std::to_string(pid_) + " did not exit; cannot restart\nlog:\n" + log());
+    Start r = start_once();
+    if (r != Start::Ready)
+      throw std::runtime_error("registry: restart on port " + std::to_string(port_) +
+                               " failed: the port is taken\nlog:\n" + log());
+  }
+
+  /// "127.0.0.1:PORT"
+  [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] int port() const { return port_; }
+  /// The registry's pid, or -1 when it is not running (after kill_now, before restart).
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] std::string storage() const { return storage_; }
+  [[nodiscard]] const RegistryOptions& options() const { return opts_; }
+  /// The registry's config.yml.
+  [[nodiscard]] std::string config_path() const { return (work_dir_ / "config.yml").string(); }
+
+  /// What the registry printed so far (stdout and stderr, every start).
+  [[nodiscard]] std::string log() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return log_;
+  }
+
+  /// Writes a docker config.json with credentials for address() into `dir` (dir/config.json),
+  /// for DOCKER_CONFIG (or skopeo --authfile).
+  void write_docker_config(const std::string& dir) const {
+    namespace fs = std::filesystem;
+    fs::create_directories(dir);
+    const std::string auth = registry_detail::base64(opts_.user + ":" + opts_.password);
+    const std::string json = "{\"auths\": {" + registry_detail::json_string(address()) + ": {\"auth\": " +
+                             registry_detail::json_string(auth) + "}}}\n";
+    const fs::path file = fs::path(dir) / "config.json";
+    {
+      std::ofstream out(file, std::ios::binary | std::ios::trunc);
+      out << json;
+      if (!out) throw std::runtime_error("registry: cannot write " + file.string());
+    }
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  }
+
+ private:
+  enum class Start { Ready, PortTaken };
+  static constexpr int kPortAttempts = 5;
+  static constexpr auto kReadyTimeout = std::chrono::seconds(20);
+  static constexpr auto kTermTimeout = std::chrono::milliseconds(10000);
+  static constexpr auto kKillTimeout = std::chrono::milliseconds(10000);
+
+  void write_htpasswd() {
+    namespace fs = std::filesystem;
+    if (opts_.user.empty() || opts_.user.find(':') != std::string::npos)
+      throw std::runtime_error("registry: htpasswd user must be non-empty and without ':'");
+    // Bcrypt (-B): registry 2.8 accepts nothing else (an MD5 entry just fails to authenticate).
+    auto [status, out] = registry_detail::run_capture({"htpasswd", "-Bbn", opts_.user, opts_.password});
+    std::string prefix = opts_.user + ":$2";
+    if (status != 0 || out.compare(0, prefix.size(), prefix) != 0)
+      throw std::runtime_error("registry: htpasswd -Bbn failed (" + registry_detail::describe_status(status) +
+                               ") (apt-get install apache2-utils):\n" + out);
+    // Keep the entry line only: the registry provisions a random "docker" user when the file is
+    // missing, so the file must exist and hold our entry.
+    std::string line = out.substr(0, out.find('\n'));
+    htpasswd_path_ = (work_dir_ / "htpasswd").string();
+    std::ofstream f(htpasswd_path_, std::ios::binary | std::ios::trunc);
+    f << line << "\n";
+    if (!f) throw std::runtime_error("registry: cannot write " + htpasswd_path_);
+  }
+
+  void write_config() const {
+    using registry_detail::yaml_string;
+    std::string cfg;
+    cfg += "version: 0.1\n";
+    cfg += "log:\n  level: info\n  formatter: text\n";
+    cfg += "storage:\n  filesystem:\n    rootdirectory: " + yaml_string(storage_) + "\n";
+    cfg += "  delete:\n    enabled: true\n";
+    cfg += "http:\n  addr: " + yaml_string(address()) + "\n";
+    if (opts_.htpasswd) {
+      cfg += "auth:\n  htpasswd:\n    realm: test-realm\n    path: " + yaml_string(htpasswd_path_) + "\n";
+    }
+    std::ofstream f(config_path(), std::ios::binary | std::ios::trunc);
+    f << cfg;
+    if (!f) throw std::runtime_error("registry: cannot write " + config_path());
+  }
+
+  /// Spawns the registry once on port_ and waits for readiness. Returns PortTaken when it
+  /// exited because the port was in use; throws on any other failure (with the log).
+  Start start_once() {
+    using namespace registry_detail;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(errno_text("registry: pipe"));
+    size_t from = 0;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      eof_ = false;
+      from = log_.size();
+    }
+    stop_reader_ = false;
+    try {
+      pid_ = spawn({registry_binary(), "serve", config_path()}, fds[1], /*path_search=*/false);
+    } catch (...) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      throw;
+    }
+    ::close(fds[1]);  // the child holds the only write end now: EOF means it is gone
+    out_fd_ = fds[0];
+    reader_ = std::thread([this, fd = out_fd_] { read_output(fd); });
+
+    const std::string ready = "listening on " + address() + "\"";
+    bool is_ready = false;
+    bool exited = false;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait_for(lk, kReadyTimeout, [&] {
+        is_ready = log_.find(ready, from) != std::string::npos;
+        exited = eof_;
+        return is_ready || exited;
+      });
+    }
+    if (is_ready) {
+      if (port_accepts(port_, std::chrono::milliseconds(5000))) return Start::Ready;
+      shutdown(/*graceful=*/false);
+      throw std::runtime_error("registry: logged that it listens on " + address() +
+                               " but a connection was refused\nlog:\n" + log());
+    }
+    if (exited) {
+      int status = reap(std::chrono::milliseconds(5000));
+      shutdown(/*graceful=*/false);
+      std::string out = log().substr(from);
+      if (out.find("address already in use") != std::string::npos) return Start::PortTaken;
+      throw std::runtime_error("registry: exited before it was ready (" + describe_status(status) +
+                               ")\nlog:\n" + log());
+    }
+    shutdown(/*graceful=*/false);
+    throw std::runtime_error("registry: not ready on " + address() + " after " +
+                             std::to_string(kReadyTimeout.count()) + " s\nlog:\n" + log());
+  }
+
+  /// Drains the registry's output into log_ until EOF (or until asked to stop).
+  void read_output(int fd) {
+    using namespace registry_detail;
+    char buf[8192];
+    std::optional<Clock::time_point> stop_deadline;
+    for (;;) {
+      if (stop_reader_ && !stop_deadline) stop_deadline = Clock::now() + 2000ms;
+      if (stop_deadline && Clock::now() >= *stop_deadline) break;
+      pollfd p{fd, POLLIN, 0};
+      int r = ::poll(&p, 1, 100);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (r == 0) {
+        if (stop_reader_) break;  // asked to stop and nothing left to read
+        continue;
+      }
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        break;
+      }
+      if (n == 0) break;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        log_.append(buf, static_cast<size_t>(n));
+      }
+      cv_.notify_all();
+    }
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      eof_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  /// Waits (bounded) for the child to exit and marks it reaped. Returns its wait status
+  /// (-1 if it did not exit in time).
+  int reap(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return 0;
+    auto st = registry_detail::wait_exit(pid_, timeout);
+    if (!st) return -1;
+    pid_ = -1;
+    return *st;
+  }
+
+  /// Stops the process (SIGTERM then SIGKILL when graceful, SIGKILL otherwise), reaps it, and
+  /// stops the reader thread. Safe to call when nothing runs.
+  void shutdown(bool graceful) {
+    if (pid_ > 0) {
+      bool gone = false;
+      if (graceful) {
+        ::kill(pid_, SIGTERM);
+        gone = reap(kTermTimeout) != -1;
+      }
+      if (!gone) {
+        ::kill(pid_, SIGKILL);
+        reap(kKillTimeout);
+        // If it did not die even so (uninterruptible sleep), give up on it: pid_ stays set so
+        // that nothing else is signalled by mistake, and the reader thread is stopped below.
+      }
+    }
+    if (reader_.joinable()) {
+      stop_reader_ = true;
+      reader_.join();
+    }
+    if (out_fd_ >= 0) {
+      ::close(out_fd_);
+      out_fd_ = -1;
+    }
+  }
+
+  void remove_work_dir() {
+    // Only the temp dir this object made (config, htpasswd and, when none was given, the
+    // storage); a storage directory passed in by the caller lives elsewhere and is kept.
+    if (work_dir_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(work_dir_, ec);
+    work_dir_.clear();
+  }
+
+  RegistryOptions opts_;
+  std::filesystem::path work_dir_;
+  std::string storage_;
+  std::string htpasswd_path_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::thread reader_;
+  std::atomic<bool> stop_reader_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string log_;  // guarded by mu_
+  bool eof_ = false;  // guarded by mu_
+};
+
+}  // namespace fgtest
