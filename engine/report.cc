@@ -9,9 +9,10 @@ namespace flavourgraph {
 using nlohmann::json;
 
 void BuiltImages::add(const std::string& image, const std::string& flavour, const std::string& kind,
-                      const std::string& name, const StringPairs& metadata) {
+                      const std::string& name, const StringPairs& metadata, const std::string& base) {
   Flavour& f = images[image][flavour];
   f.kinds[kind] = name;
+  if (!base.empty()) f.bases[kind] = base;
   for (const auto& [k, v] : metadata) f.metadata[k] = v;
 }
 
@@ -60,7 +61,10 @@ std::string report_json(const BuiltImages& built, ReportFormat format) {
     for (const auto& [name, f] : flavours) {
       if (format == ReportFormat::v3) {
         json kinds = json::object();
-        for (const auto& [kind, ref] : f.kinds) kinds[kind] = {{"image_name", ref}};
+        for (const auto& [kind, ref] : f.kinds) {
+          kinds[kind] = {{"image_name", ref}};
+          if (auto b = f.bases.find(kind); b != f.bases.end()) kinds[kind]["base"] = b->second;
+        }
         fls[name] = {{"kinds", kinds}, {"metadata", f.metadata}};
       } else {
         json kinds = json::object();

@@ -72,7 +72,16 @@ BuiltImages NativeBuild::built_images(const RunResult& result) const {
     if (b.push_task < 0) continue;
     TaskState st = result.records[static_cast<size_t>(b.push_task)].state;
     if (st != TaskState::done && st != TaskState::cached) continue;
-    out.add(b.image_name, b.flavour_name, b.kind_name, b.image_ref(plan.registry), b.metadata);
+    // The base pinned by digest, or the `from` kind's image.
+    std::string base;
+    const auto& bc = *impl_->bc;
+    if (b.base >= 0 && bc.bases[static_cast<size_t>(b.base)]) base = bc.bases[static_cast<size_t>(b.base)]->name;
+    if (b.parent >= 0) {
+      const PlanBuild& p = plan.builds[static_cast<size_t>(b.parent)];
+      if (const auto& img = bc.images[static_cast<size_t>(b.parent)])
+        base = fmt::format("{}/{}:{}@{}", plan.registry, p.repository, p.tag, img->manifest.digest.str());
+    }
+    out.add(b.image_name, b.flavour_name, b.kind_name, b.image_ref(plan.registry), b.metadata, base);
   }
   return out;
 }

@@ -27,8 +27,8 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -62,7 +62,9 @@ inline std::string registry_binary() {
   return env != nullptr && *env != '\0' ? env : "/usr/bin/docker-registry";
 }
 
-inline std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+inline std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 /// A port that was free on 127.0.0.1 a moment ago (bound to :0, read back, closed).
 inline int pick_free_port() {
@@ -84,7 +86,7 @@ inline int pick_free_port() {
 }
 
 /// Whether a TCP connection to 127.0.0.1:port is accepted within `timeout`.
-inline bool port_accepts(int port, std::chrono::milliseconds timeout = 2000ms) {
+inline bool tcp_connects(int port, std::chrono::milliseconds timeout) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return false;
   sockaddr_in addr{};
@@ -97,7 +99,8 @@ inline bool port_accepts(int port, std::chrono::milliseconds timeout = 2000ms) {
   } else if (errno == EINPROGRESS) {
     const auto deadline = Clock::now() + timeout;
     for (int i = 0; i < 1000 && Clock::now() < deadline; ++i) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       pollfd p{fd, POLLOUT, 0};
       int r = ::poll(&p, 1, static_cast<int>(left > 0 ? left : 0));
       if (r < 0 && errno == EINTR) continue;
@@ -184,7 +187,8 @@ inline pid_t spawn(std::vector<std::string> argv, int out_fd, bool path_search) 
                        : ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::runtime_error("registry: cannot start " + argv[0] + ": " + std::strerror(rc));
+  if (rc != 0)
+    throw std::runtime_error("registry: cannot start " + argv[0] + ": " + std::strerror(rc));
   return pid;
 }
 
@@ -207,7 +211,8 @@ inline std::pair<int, std::string> run_capture(const std::vector<std::string>& a
   const auto deadline = Clock::now() + timeout;
   char buf[4096];
   for (int i = 0; i < 100000 && Clock::now() < deadline; ++i) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     pollfd p{fds[0], POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(left > 0 ? left : 0));
     if (r < 0 && errno == EINTR) continue;
@@ -232,7 +237,8 @@ inline std::string base64(const std::string& in) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
                  static_cast<unsigned char>(in[i + 2]);
     out += tbl[(v >> 18) & 63];
     out += tbl[(v >> 12) & 63];
@@ -245,7 +251,8 @@ inline std::string base64(const std::string& in) {
     out += tbl[(v >> 12) & 63];
     out += "==";
   } else if (i + 2 == in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += tbl[(v >> 18) & 63];
     out += tbl[(v >> 12) & 63];
     out += tbl[(v >> 6) & 63];
@@ -258,11 +265,21 @@ inline std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char b[8];
@@ -277,7 +294,9 @@ inline std::string json_string(const std::string& s) {
 }
 
 /// A YAML double-quoted scalar (paths may contain anything).
-inline std::string yaml_string(const std::string& s) { return json_string(s); }
+inline std::string yaml_string(const std::string& s) {
+  return json_string(s);
+}
 
 inline fs::path make_temp_dir() {
   std::string templ = (fs::temp_directory_path() / "fg-registry-XXXXXX").string();
@@ -290,8 +309,9 @@ inline fs::path make_temp_dir() {
 }  // namespace registry_detail
 
 /// Whether something accepts TCP connections on 127.0.0.1:port.
-inline bool port_accepts(int port, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
-  return registry_detail::port_accepts(port, timeout);
+inline bool port_accepts(int port,
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+  return registry_detail::tcp_connects(port, timeout);
 }
 
 /// A docker-registry process on 127.0.0.1, stopped and cleaned up by the destructor.
@@ -318,10 +338,12 @@ class RegistryServer {
         write_config();
         Start r = start_once();
         if (r == Start::Ready) return;
-        failures += "attempt " + std::to_string(attempt) + ": port " + std::to_string(port_) + " was taken\n";
+        failures += "attempt " + std::to_string(attempt) + ": port " + std::to_string(port_) +
+                    " was taken\n";
       }
-      throw std::runtime_error("registry: could not bind a free port in " + std::to_string(kPortAttempts) +
-                               " attempts\n" + failures + "log:\n" + log());
+      throw std::runtime_error("registry: could not bind a free port in " +
+                               std::to_string(kPortAttempts) + " attempts\n" + failures + "log:\n" +
+                               log());
     } catch (...) {
       shutdown(/*graceful=*/false);
       remove_work_dir();
@@ -349,7 +371,8 @@ class RegistryServer {
   void restart() {
     shutdown(/*graceful=*/true);
     if (pid_ > 0)
-      throw std::runtime_error("registry: pid " + std::to_string(pid_) + " did not exit; cannot restart\nlog:\n" + log());
+      throw std::runtime_error("registry: pid " + std::to_string(pid_) +
+                               " did not exit; cannot restart\nlog:\n" + log());
     Start r = start_once();
     if (r != Start::Ready)
       throw std::runtime_error("registry: restart on port " + std::to_string(port_) +
@@ -378,15 +401,16 @@ class RegistryServer {
     namespace fs = std::filesystem;
     fs::create_directories(dir);
     const std::string auth = registry_detail::base64(opts_.user + ":" + opts_.password);
-    const std::string json = "{\"auths\": {" + registry_detail::json_string(address()) + ": {\"auth\": " +
-                             registry_detail::json_string(auth) + "}}}\n";
+    const std::string json = "{\"auths\": {" + registry_detail::json_string(address()) +
+                             ": {\"auth\": " + registry_detail::json_string(auth) + "}}}\n";
     const fs::path file = fs::path(dir) / "config.json";
     {
       std::ofstream out(file, std::ios::binary | std::ios::trunc);
       out << json;
       if (!out) throw std::runtime_error("registry: cannot write " + file.string());
     }
-    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::replace);
   }
 
  private:
@@ -401,10 +425,12 @@ class RegistryServer {
     if (opts_.user.empty() || opts_.user.find(':') != std::string::npos)
       throw std::runtime_error("registry: htpasswd user must be non-empty and without ':'");
     // Bcrypt (-B): registry 2.8 accepts nothing else (an MD5 entry just fails to authenticate).
-    auto [status, out] = registry_detail::run_capture({"htpasswd", "-Bbn", opts_.user, opts_.password});
+    auto [status, out] =
+        registry_detail::run_capture({"htpasswd", "-Bbn", opts_.user, opts_.password});
     std::string prefix = opts_.user + ":$2";
     if (status != 0 || out.compare(0, prefix.size(), prefix) != 0)
-      throw std::runtime_error("registry: htpasswd -Bbn failed (" + registry_detail::describe_status(status) +
+      throw std::runtime_error("registry: htpasswd -Bbn failed (" +
+                               registry_detail::describe_status(status) +
                                ") (apt-get install apache2-utils):\n" + out);
     // Keep the entry line only: the registry provisions a random "docker" user when the file is
     // missing, so the file must exist and hold our entry.
@@ -424,7 +450,8 @@ class RegistryServer {
     cfg += "  delete:\n    enabled: true\n";
     cfg += "http:\n  addr: " + yaml_string(address()) + "\n";
     if (opts_.htpasswd) {
-      cfg += "auth:\n  htpasswd:\n    realm: test-realm\n    path: " + yaml_string(htpasswd_path_) + "\n";
+      cfg += "auth:\n  htpasswd:\n    realm: test-realm\n    path: " + yaml_string(htpasswd_path_) +
+             "\n";
     }
     std::ofstream f(config_path(), std::ios::binary | std::ios::trunc);
     f << cfg;
@@ -467,7 +494,7 @@ class RegistryServer {
       });
     }
     if (is_ready) {
-      if (port_accepts(port_, std::chrono::milliseconds(5000))) return Start::Ready;
+      if (tcp_connects(port_, std::chrono::milliseconds(5000))) return Start::Ready;
       shutdown(/*graceful=*/false);
       throw std::runtime_error("registry: logged that it listens on " + address() +
                                " but a connection was refused\nlog:\n" + log());
@@ -579,7 +606,7 @@ class RegistryServer {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::string log_;  // guarded by mu_
+  std::string log_;   // guarded by mu_
   bool eof_ = false;  // guarded by mu_
 };
 

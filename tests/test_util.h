@@ -61,10 +61,12 @@ struct CommandResult {
   std::string err;  ///< stderr
 };
 
+inline std::string quote(const std::string& s);
+
 /// Runs a shell command, capturing stdout and stderr (through temp files).
 inline CommandResult run(const std::string& cmd) {
   TempDir tmp;
-  std::string full = cmd + " >" + (tmp / "out").string() + " 2>" + (tmp / "err").string();
+  std::string full = "{ " + cmd + " ; } >" + quote((tmp / "out").string()) + " 2>" + quote((tmp / "err").string());
   int rc = std::system(full.c_str());
   CommandResult r;
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);

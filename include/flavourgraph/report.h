@@ -4,6 +4,8 @@
 ///   {"<image>": {"flavours": {"<fl>": {"kinds": {"<kind>": {"image_name": "<registry>/<repo>:<tag>"}},
 ///                                      "metadata": {...}}}}}
 /// v2 (older): {"<image>": {"by-flavour": {"<fl>": {"<kind>": "<registry>/<repo>:<tag>"}}}}
+/// v3 kinds also carry "base": the base pinned by digest (or the `from` kind's image), which
+/// readers of image_name ignore.
 
 #include <map>
 #include <optional>
@@ -19,12 +21,13 @@ enum class ReportFormat { v3, v2 };
 struct BuiltImages {
   struct Flavour {
     std::map<std::string, std::string> kinds;  ///< kind → full image name
+    std::map<std::string, std::string> bases;  ///< kind → the pinned base it was built on (v3 only)
     std::map<std::string, std::string> metadata;
   };
   std::map<std::string, std::map<std::string, Flavour>> images;  ///< image → flavour
 
   void add(const std::string& image, const std::string& flavour, const std::string& kind, const std::string& name,
-           const StringPairs& metadata);
+           const StringPairs& metadata, const std::string& base = "");
   /// Production's lookup: the image of (image, flavour, kind), or its error message
   /// ("Image flavour '<fl>' not found among built images in [...]", "Image kind ...").
   [[nodiscard]] std::optional<std::string> find(const std::string& image, const std::string& flavour,
