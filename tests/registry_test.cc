@@ -1,0 +1,239 @@
+// Builds pushed to a real registry (Debian's docker-registry on 127.0.0.1), checked with
+// skopeo: digests, a second push that uploads nothing, basic auth from the Docker config,
+// credentials kept out of every output, and the registry killed in the middle of a push.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "registry_server.h"
+#include "test_util.h"
+
+using fgtest::quote;
+using fgtest::run;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The example configuration in a temp dir, built against `registry`.
+struct RegistryBuild {
+  fgtest::TempDir tmp;
+  std::string address;
+  fs::path cfg;
+
+  explicit RegistryBuild(std::string addr) : address(std::move(addr)) {
+    cfg = tmp / "cfg";
+    fs::copy(fgtest::source_dir() + "/configs/example", cfg, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  }
+
+  std::string command(const std::string& extra) const {
+    return quote(fgtest::binary()) + " build -c " + quote((cfg / "images.yaml").string()) + " -d " +
+           quote((cfg / "deployments.yaml").string()) + " --store " + quote((tmp / "store").string()) +
+           " --state-dir " + quote((tmp / "state").string()) + " --values-dir " + quote((tmp / "values").string()) +
+           " --registry " + address + " --insecure-registry " + address + " --timestamp 2024-10-29-190315 " + extra;
+  }
+  fgtest::CommandResult build(const std::string& extra = "", const std::string& env = "") const {
+    return run(env + " " + command("--progress plain " + extra));
+  }
+  json metadata(const std::string& name) const { return json::parse(fgtest::read_file(tmp / name)); }
+  std::string meta(const std::string& name) const { return " --metadata-file " + quote((tmp / name).string()); }
+};
+
+/// Every published image of the metadata's push tasks: "repository:tag" → digest.
+std::map<std::string, std::string> pushed(const json& meta, const std::string& address) {
+  std::map<std::string, std::string> out;
+  for (const auto& t : meta["tasks"]) {
+    if (t["kind"] != "push" || !t.contains("output")) continue;
+    std::string ref = t["output"];  // ADDRESS/repo:tag@sha256:...
+    auto at = ref.find('@');
+    out[ref.substr(address.size() + 1, at - address.size() - 1)] = ref.substr(at + 1);
+  }
+  return out;
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("push to a registry: skopeo reads every image, copies it back with the same digest") {
+  fgtest::RegistryServer reg;
+  RegistryBuild b(reg.address());
+  auto r = b.build(b.meta("m1.json"));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto images = pushed(b.metadata("m1.json"), reg.address());
+  CHECK(images.size() == 7);
+  for (const auto& [ref, digest] : images) {
+    auto s = run("skopeo inspect --tls-verify=false " + quote("docker://" + reg.address() + "/" + ref));
+    REQUIRE_MESSAGE(s.status == 0, s.err);
+    CHECK(json::parse(s.out)["Digest"] == digest);
+    // And it is the image of the local store.
+    auto local = run("skopeo inspect " + quote("oci:" + (b.tmp / "store").string() + ":" + ref));
+    CHECK(json::parse(local.out)["Digest"] == digest);
+  }
+  auto back = b.tmp / "back";
+  std::string ref = "restricted/mediawiki-multiversion-debug:2024-10-29-190315-publish-81";
+  auto c = run("skopeo copy --src-tls-verify=false " + quote("docker://" + reg.address() + "/" + ref) + " " +
+               quote("oci:" + back.string() + ":copy"));
+  REQUIRE_MESSAGE(c.status == 0, c.err);
+  auto index = json::parse(fgtest::read_file(back / "index.json"));
+  CHECK(index["manifests"][0]["digest"] == images[ref]);
+  auto latest = run("skopeo inspect --tls-verify=false " +
+                    quote("docker://" + reg.address() + "/restricted/mediawiki-multiversion:latest"));
+  CHECK(json::parse(latest.out)["Digest"] == images["restricted/mediawiki-multiversion:2024-10-29-190315-publish-81"]);
+
+  // A second push uploads no blob: bytes_out 0, and the registry saw nothing but reads.
+  size_t log_before = reg.log().size();
+  auto again = b.build(b.meta("m2.json"));
+  REQUIRE(again.status == 0);
+  for (const auto& t : b.metadata("m2.json")["tasks"])
+    if (t["kind"] == "push") {
+      CHECK(t["bytes_out"] == 0);
+      CHECK(t["state"] == "cached");
+    }
+  std::string log = reg.log().substr(log_before);
+  CHECK(count(log, "http.request.method=HEAD") > 0);
+  CHECK(count(log, "http.request.method=PUT") == 0);
+  CHECK(count(log, "http.request.method=POST") == 0);
+  CHECK(count(log, "http.request.method=PATCH") == 0);
+}
+
+TEST_CASE("bases on the push target's registry: layers are mounted, never downloaded") {
+  fgtest::RegistryServer reg;
+  RegistryBuild b(reg.address());
+  for (const char* base : {"php7.4-fpm-multiversion-base", "php8.1-fpm-multiversion-base", "php7.4-cli", "php8.1-cli", "httpd"}) {
+    auto c = run("skopeo copy --all --dest-tls-verify=false " +
+                 quote("oci:" + fgtest::source_dir() + "/configs/example/bases:" + base) + " " +
+                 quote("docker://" + reg.address() + "/bases/" + base + ":1"));
+    REQUIRE_MESSAGE(c.status == 0, c.err);
+  }
+  std::string images = fgtest::read_file(b.cfg / "images.yaml");
+  for (size_t p; (p = images.find("\"oci:bases:")) != std::string::npos;) {
+    size_t end = images.find('"', p + 1);
+    images.replace(p, end - p + 1, "\"" + reg.address() + "/bases/" + images.substr(p + 11, end - p - 11) + ":1\"");
+  }
+  fgtest::write_file(b.cfg / "images.yaml", images);
+  auto r = b.build(b.meta("m.json"));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  for (const auto& t : b.metadata("m.json")["tasks"]) {
+    if (t["kind"] != "base-pull") continue;
+    CHECK(t["bytes_in"].get<uint64_t>() < 2048);  // the config only
+    CHECK(t["output"].get<std::string>().find("@sha256:") != std::string::npos);  // pinned
+  }
+  auto report = json::parse(fgtest::read_file(b.tmp / "state/report.json"));
+  std::string base = report["webserver"]["flavours"]["webserver"]["kinds"]["image"]["base"];
+  CHECK(base.rfind(reg.address() + "/bases/httpd:1@sha256:", 0) == 0);
+  auto s = run("skopeo inspect --tls-verify=false " +
+               quote("docker://" + reg.address() + "/restricted/mediawiki-webserver:latest"));
+  REQUIRE(s.status == 0);
+  CHECK(json::parse(s.out)["Layers"].size() == 3);
+}
+
+TEST_CASE("a registry with basic auth: credentials from DOCKER_CONFIG, never in any output") {
+  fgtest::RegistryOptions opts;
+  opts.htpasswd = true;
+  opts.password = "pw-9f3b2c-never-printed";
+  fgtest::RegistryServer reg(opts);
+  RegistryBuild b(reg.address());
+  fs::create_directories(b.tmp / "no-creds");
+  auto denied = b.build("", "DOCKER_CONFIG=" + quote((b.tmp / "no-creds").string()));
+  CHECK(denied.status == 2);
+  CHECK(denied.err.find("registry " + reg.address()) != std::string::npos);
+  CHECK(denied.err.find("needs credentials") != std::string::npos);
+
+  reg.write_docker_config((b.tmp / "docker").string());
+  std::string env = "DOCKER_CONFIG=" + quote((b.tmp / "docker").string());
+  auto ok = run(env + " " + b.command("--progress json" + b.meta("m.json") + " --trace " + quote((b.tmp / "trace.json").string())));
+  INFO(ok.err);
+  REQUIRE(ok.status == 0);
+  auto s = run("skopeo inspect --tls-verify=false --creds " + quote(opts.user + ":" + opts.password) + " " +
+               quote("docker://" + reg.address() + "/restricted/mediawiki-webserver:latest"));
+  CHECK(s.status == 0);
+  for (const std::string& text : {ok.out, ok.err, fgtest::read_file(b.tmp / "m.json"), fgtest::read_file(b.tmp / "trace.json"),
+                                  fgtest::read_file(b.tmp / "state/report.json")}) {
+    CHECK(text.find(opts.password) == std::string::npos);
+    CHECK(text.find("cHctOWYz") == std::string::npos);  // nor its base64
+  }
+}
+
+TEST_CASE("the registry killed in the middle of a push: bounded retries, a clear failure, no tag on an "
+          "incomplete image; after a restart a rerun completes") {
+  fgtest::RegistryServer reg;
+  RegistryBuild b(reg.address());
+  // 24 MiB of incompressible data makes the app layer's upload take a while.
+  {
+    std::mt19937_64 rng(7);
+    std::string big(24u << 20, '\0');
+    for (size_t i = 0; i + 8 <= big.size(); i += 8) {
+      uint64_t v = rng();
+      std::memcpy(big.data() + i, &v, 8);
+    }
+    fgtest::write_file(b.cfg / "app/blob.bin", big);
+  }
+  std::string cmd = "sh -c " + quote("echo $$; exec " + b.command("--progress json --retries 3" + b.meta("m.json")) + " 2>&1");
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[8192];
+  REQUIRE(fgets(buf, sizeof buf, p));
+  bool killed = false;
+  std::string output;
+  while (fgets(buf, sizeof buf, p)) {
+    std::string line(buf);
+    output += line;
+    if (!killed && line.find("\"event\":\"start\"") != std::string::npos && line.find("\"kind\":\"push\"") != std::string::npos) {
+      reg.kill_now();
+      killed = true;
+    }
+  }
+  int rc = pclose(p);
+  REQUIRE(killed);
+  CHECK(WEXITSTATUS(rc) == 1);
+  CHECK(output.find("gave up after 3 attempt(s)") != std::string::npos);
+  CHECK(output.find("failed: push:") != std::string::npos);  // the summary names the image's task
+  auto meta = b.metadata("m.json");
+  size_t failed_pushes = 0;
+  for (const auto& t : meta["tasks"])
+    if (t["kind"] == "push" && t["state"] == "failed") {
+      ++failed_pushes;
+      CHECK(t["error"].get<std::string>().find("registry " + reg.address()) != std::string::npos);
+    }
+  CHECK(failed_pushes >= 1);
+
+  // Restarted on the same storage: every tag there names a complete image.
+  reg.restart();
+  for (const char* repo : {"restricted/mediawiki-multiversion", "restricted/mediawiki-multiversion-cli",
+                           "restricted/mediawiki-multiversion-debug", "restricted/mediawiki-webserver"}) {
+    auto tags = run("curl -sf http://" + reg.address() + "/v2/" + repo + "/tags/list");
+    if (tags.status != 0) continue;  // the repository was never created
+    auto list = json::parse(tags.out)["tags"];
+    if (!list.is_array()) continue;
+    for (const auto& tag : list) {
+      auto inspect = run("skopeo inspect --tls-verify=false " + quote("docker://" + reg.address() + "/" + repo + ":" +
+                                                                      tag.get<std::string>()));
+      REQUIRE(inspect.status == 0);
+      for (const auto& layer : json::parse(inspect.out)["Layers"]) {
+        auto head = run("curl -sfI http://" + reg.address() + "/v2/" + repo + "/blobs/" + layer.get<std::string>());
+        CHECK_MESSAGE(head.status == 0, (std::string(repo) + ":" + tag.get<std::string>() + " names a missing blob"));
+      }
+    }
+  }
+  auto rerun = b.build(b.meta("m2.json"));
+  INFO(rerun.err);
+  CHECK(rerun.status == 0);
+  auto images = pushed(b.metadata("m2.json"), reg.address());
+  CHECK(images.size() == 7);
+  for (const auto& [ref, digest] : images) {
+    auto s = run("skopeo inspect --tls-verify=false " + quote("docker://" + reg.address() + "/" + ref));
+    CHECK(s.status == 0);
+  }
+}
