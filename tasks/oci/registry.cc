@@ -501,12 +501,19 @@ uint64_t RegistryClient::bytes_sent() const { return impl_->sent.load(); }
 uint64_t RegistryClient::bytes_received() const { return impl_->received.load(); }
 
 void RegistryClient::ping() {
-  std::string what = fmt::format("registry {}: GET /v2/", opt_.host);
+  // HEAD first (so that a push with nothing to do makes nothing but HEAD requests), GET when a
+  // registry does not answer HEAD /v2/.
+  std::string what = fmt::format("registry {}: /v2/", opt_.host);
   impl_->retry(what, [&] {
     Request r;
+    r.method = "HEAD";
     r.url = impl_->url("/v2/");
     r.what = what;
     Response resp = impl_->send(r, "");
+    if (resp.status == 405 || resp.status == 404) {
+      r.method = "GET";
+      resp = impl_->send(r, "");
+    }
     impl_->expect(resp, {200}, what);
     return 0;
   });

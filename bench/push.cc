@@ -1,0 +1,142 @@
+// bench/push: pushing the example's images to a loopback registry (Debian's docker-registry),
+// flavourgraph next to `skopeo copy oci:... docker://...` of the same images, cold (empty
+// registry) and warm (everything there), measured in one run. Also counts the requests each
+// warm push made, by method, from the registry's log.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "flavourgraph/fs_util.h"
+#include "registry_server.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+double timed(const std::string& cmd) {
+  auto t0 = Clock::now();
+  int rc = std::system(cmd.c_str());
+  if (rc != 0) throw std::runtime_error("failed: " + cmd);
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::map<std::string, int> methods(const std::string& log) {
+  std::map<std::string, int> out;
+  const std::string key = "http.request.method=";
+  for (size_t p = log.find(key); p != std::string::npos; p = log.find(key, p + 1)) {
+    size_t end = log.find(' ', p);
+    out[log.substr(p + key.size(), end - p - key.size())]++;
+  }
+  return out;
+}
+
+std::string show(const std::map<std::string, int>& m) {
+  std::string s;
+  for (const auto& [k, v] : m) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", v, k);
+  return s.empty() ? "none" : s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Pushing to a registry: flavourgraph against skopeo copy"};
+  std::string binary = fs::canonical("/proc/self/exe").parent_path().string() + "/../flavourgraph";
+  std::string app_dir;
+  unsigned repeat = 3;
+  app.add_option("--flavourgraph", binary, "the flavourgraph binary");
+  app.add_option("--app", app_dir, "a source tree to use as the app layer instead of the example's");
+  app.add_option("--repeat", repeat, "runs (medians are printed)");
+  CLI11_PARSE(app, argc, argv);
+
+  fs::path work = fs::temp_directory_path() / ("fg-bench-push-" + std::to_string(getpid()));
+  fs::create_directories(work);
+  fs::copy(std::string(FG_SOURCE_DIR) + "/configs/example", work / "cfg", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  if (!app_dir.empty()) {
+    std::string images = flavourgraph::read_file(work / "cfg/images.yaml");
+    auto p = images.find("    source: app\n");
+    images.replace(p, 16, "    source: " + fs::absolute(app_dir).string() + "\n");
+    flavourgraph::write_file_atomic(work / "cfg/images.yaml", images);
+  }
+  std::string base = fmt::format("{} build -c {}/cfg/images.yaml -d {}/cfg/deployments.yaml --store {}/store "
+                                 "--state-dir {}/state --values-dir {}/values --timestamp 2024-10-29-190315 --progress quiet",
+                                 binary, work.string(), work.string(), work.string(), work.string(), work.string());
+  // Build once into the store (not timed): the pushes below only push.
+  timed(base + " --registry oci:" + (work / "warmup").string());
+  json meta = json::parse(flavourgraph::read_file(work / "state/report.json"));
+  std::vector<std::string> refs;
+  for (const auto& [image, body] : meta.items())
+    for (const auto& [fl, f] : body["flavours"].items())
+      for (const auto& [kind, k] : f["kinds"].items()) {
+        std::string name = k["image_name"];
+        refs.push_back(name.substr(name.find('/', name.find("registry") + 1) + 1));
+      }
+  auto idx = json::parse(flavourgraph::read_file(work / "store/index.json"));
+  std::vector<std::string> all_refs;  // primary tags and `latest`
+  for (const auto& m : idx["manifests"]) all_refs.push_back(m["annotations"]["org.opencontainers.image.ref.name"]);
+
+  std::vector<double> ours_cold, ours_warm, ours_push_cold, sk_cold, sk_warm, skp_cold, skp_warm;
+  std::map<std::string, int> ours_warm_requests, sk_warm_requests;
+  for (unsigned r = 0; r < repeat; ++r) {
+    {
+      fgtest::RegistryServer reg;
+      std::string cmd = base + " --registry " + reg.address() + " --insecure-registry " + reg.address() +
+                        " --metadata-file " + (work / "push.json").string();
+      ours_cold.push_back(timed(cmd));
+      auto m = json::parse(flavourgraph::read_file(work / "push.json"));
+      double first = 1e9, last = 0;
+      for (const auto& t : m["tasks"])
+        if (t["kind"] == "push") {
+          first = std::min(first, t["start"].get<double>());
+          last = std::max(last, t["end"].get<double>());
+        }
+      ours_push_cold.push_back(last - first);
+      size_t before = reg.log().size();
+      ours_warm.push_back(timed(cmd));
+      ours_warm_requests = methods(reg.log().substr(before));
+    }
+    for (int parallel : {1, 4}) {
+      fgtest::RegistryServer reg;
+      std::string list = (work / "refs.txt").string();
+      std::string lines;
+      for (const auto& ref : all_refs) lines += ref + "\n";
+      flavourgraph::write_file_atomic(list, lines);
+      std::string cmd = fmt::format(
+          "xargs -P {} -I REF skopeo copy --quiet --dest-tls-verify=false 'oci:{}/store:REF' 'docker://{}/REF' < {}",
+          parallel, work.string(), reg.address(), list);
+      double cold = timed(cmd);
+      size_t before = reg.log().size();
+      double warm = timed(cmd);
+      if (parallel == 1) {
+        sk_cold.push_back(cold);
+        sk_warm.push_back(warm);
+        sk_warm_requests = methods(reg.log().substr(before));
+      } else {
+        skp_cold.push_back(cold);
+        skp_warm.push_back(warm);
+      }
+    }
+  }
+  fs::remove_all(work);
+  fmt::print("{} image names ({} images); medians of {} runs\n\n", all_refs.size(), refs.size(), repeat);
+  fmt::print("{:<42} {:>10} {:>10}\n", "", "cold s", "warm s");
+  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "flavourgraph build (everything but pushes cached)", median(ours_cold), median(ours_warm));
+  fmt::print("{:<42} {:>10.3f}\n", "  of which the pushes (first start..last end)", median(ours_push_cold));
+  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "skopeo copy, one name after another", median(sk_cold), median(sk_warm));
+  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "skopeo copy, 4 at a time", median(skp_cold), median(skp_warm));
+  fmt::print("\nrequests of a warm push: flavourgraph: {}; skopeo (one at a time): {}\n", show(ours_warm_requests),
+             show(sk_warm_requests));
+  return 0;
+}
