@@ -9,6 +9,7 @@
 #include <set>
 
 #include "flavourgraph/deployments.h"
+#include "flavourgraph/oci/reference.h"
 #include "yaml_reader.h"
 
 namespace flavourgraph {
@@ -92,6 +93,22 @@ std::string expand_template(std::string_view tmpl, const StringPairs& vars,
     }
   }
   return out;
+}
+
+std::string normalise_push_target(std::string_view target) {
+  std::string t(target);
+  while (t.size() > 1 && t.back() == '/' && t.rfind("oci:", 0) != 0) t.pop_back();
+  return t;
+}
+
+std::string check_push_target(std::string_view target) {
+  if (target.find("://") != std::string_view::npos)
+    return fmt::format("'{}': write the registry as HOST[:PORT][/PREFIX], without a scheme (TLS is the default; "
+                       "--insecure-registry allows plain HTTP)",
+                       target);
+  std::string err;
+  if (!oci::Target::parse(normalise_push_target(target), ".", &err)) return err;
+  return {};
 }
 
 bool valid_tag(std::string_view t) {
@@ -365,11 +382,17 @@ void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
                  fmt::format("'{}' is not a valid repository name (lower-case components "
                              "separated by '/')",
                              repo));
+        auto check_ref = [&](const std::string& tmpl, const Location& at) {
+          std::string ref = check("base", tmpl, at);
+          std::string err;
+          if (ref.find('{') == std::string::npos && !oci::Reference::parse(ref, cfg.dir, &err))
+            report(at, field + ".base", fmt::format("'{}' (for flavour '{}') is not an image reference: {}", ref, fl.name, err));
+        };
         if (!kind.from) {
           if (kind.base) {
-            check("base", *kind.base, kind.base_at);
+            check_ref(*kind.base, kind.base_at);
           } else if (fl.base) {
-            check("base", *fl.base, fl.base_at);
+            check_ref(*fl.base, fl.base_at);
           } else {
             report(kind.where, field,
                    fmt::format("no base image for flavour '{}': set 'base' on the kind or on the "
@@ -448,7 +471,14 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
   if (!top.ok()) return cfg;
   top.allow({"registry", "insecure_registries", "tag", "latest_tag", "clusters", "compression",
              "layers", "images"});
-  if (auto r = top.str("registry")) cfg.registry = *r;
+  if (auto r = top.str("registry")) {
+    std::string err;
+    auto at = top.find("registry")->value;
+    if (auto problem = check_push_target(*r); !problem.empty())
+      ctx.error(at, "registry", problem);
+    else
+      cfg.registry = normalise_push_target(*r);
+  }
   cfg.insecure_registries = top.str_list("insecure_registries");
   if (auto t = top.str("tag")) {
     cfg.tag_template = *t;

@@ -319,8 +319,12 @@ DeploymentsFile parse_root(const Ctx& ctx, const YAML::Node& root) {
                   yamlr::describe(root));
     return out;
   }
+  if (!ctx.charge(list.size(), list)) return out;
   size_t i = 0;
-  for (const auto& item : list) parse_namespace(ctx, item, i++, out);
+  for (const auto& item : list) {
+    if (*ctx.used > yamlr::kMaxEntries) break;
+    parse_namespace(ctx, item, i++, out);
+  }
   return out;
 }
 

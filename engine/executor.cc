@@ -337,6 +337,8 @@ class Run {
         out.state != TaskState::failed && out.state != TaskState::cancelled)
       out = TaskOutcome::fail("task reported state " + std::string(state_name(out.state)));
     if (out.state == TaskState::failed && out.error.empty()) out.error = "failed";
+    // A task that stopped because the run was interrupted was cancelled, not failed.
+    if (out.state == TaskState::failed && cancel_.requested()) out.state = TaskState::cancelled;
     r.end = seconds_since_start();
     r.bytes_in = ctx.bytes_in();
     r.bytes_out = ctx.bytes_out();
@@ -352,26 +354,54 @@ class Run {
   }
 
   void run_cpu(uint32_t i) {
-    TaskState fate = decide(i);
-    if (fate != TaskState::pending) return end_unrun(i, fate);
-    execute_task(i, tbb::this_task_arena::current_thread_index());
+    try {
+      TaskState fate = decide(i);
+      if (fate != TaskState::pending) return end_unrun(i, fate);
+      execute_task(i, tbb::this_task_arena::current_thread_index());
+    } catch (...) {
+      contain(i);
+    }
+  }
+
+  /// Something outside the task body threw (a status printer, an allocation): the task still
+  /// ends, as failed, and the graph goes on.
+  void contain(uint32_t i) noexcept {
+    try {
+      TaskState s = state(i);
+      if (s == TaskState::pending || s == TaskState::running) {
+        records_[i].state = TaskState::failed;
+        records_[i].error = "internal error while running the task";
+        if (!opts_.keep_going) stop_.store(true, std::memory_order_release);
+        states_[i].store(static_cast<uint8_t>(TaskState::failed), std::memory_order_release);
+      }
+    } catch (...) {
+    }
   }
 
   void dispatch_io(uint32_t i, uint32_t priority, IoNode::gateway_type& gw) {
-    TaskState fate = decide(i);
+    TaskState fate = TaskState::failed;
+    try {
+      fate = decide(i);
+      if (fate != TaskState::pending) end_unrun(i, fate);
+    } catch (...) {
+      contain(i);
+    }
     if (fate != TaskState::pending) {
-      end_unrun(i, fate);
       gw.try_put(Msg());
       return;
     }
     gw.reserve_wait();
     io_->submit(priority, [this, i, &gw](int worker) {
-      // Fail-fast or cancellation may have come while the job waited for a thread.
-      if (!may_start())
-        end_unrun(i, TaskState::cancelled);
-      else
-        execute_task(i, static_cast<int>(cpu_width_) + worker);
-      gw.try_put(Msg());
+      try {
+        // Fail-fast or cancellation may have come while the job waited for a thread.
+        if (!may_start())
+          end_unrun(i, TaskState::cancelled);
+        else
+          execute_task(i, static_cast<int>(cpu_width_) + worker);
+      } catch (...) {
+        contain(i);
+      }
+      gw.try_put(Msg());  // whatever happened, the successors hear of it and the graph can end
       gw.release_wait();
     });
   }

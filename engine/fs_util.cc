@@ -120,8 +120,10 @@ size_t remove_stale_temp_files(const std::filesystem::path& dir) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     auto name = e.path().filename().string();
-    if (name.size() > 1 && name[0] == '.' && name.find(".tmp-") != std::string::npos) {
-      if (std::filesystem::remove(e.path(), ec)) ++n;
+    // Only regular files (never a link or a directory) named as TempFile names them.
+    if (name.size() > 1 && name[0] == '.' && name.find(".tmp-") != std::string::npos &&
+        e.is_regular_file(ec) && !e.is_symlink(ec)) {
+      if (::unlink(e.path().c_str()) == 0) ++n;
     }
   }
   return n;

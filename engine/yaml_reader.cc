@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "flavourgraph/pyyaml.h"
 
@@ -171,20 +172,21 @@ MapReader::MapReader(const Ctx& ctx, const YAML::Node& node, std::string path)
     ctx.error(node, path_, "expected a mapping, got " + describe(node));
     return;
   }
+  if (!ctx.charge(node.size(), node)) return;
   ok_ = true;
+  std::unordered_map<std::string, size_t> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& k = it->first;
+    const YAML::Node k = it->first;  // a copy: the iterator yields a temporary proxy
     if (!k.IsScalar()) {
       ctx.error(k, path_, "mapping keys must be strings, got " + describe(k));
       continue;
     }
     std::string key = k.Scalar();
-    auto dup = std::find_if(entries_.begin(), entries_.end(),
-                            [&](const Entry& e) { return e.key == key; });
-    if (dup != entries_.end()) {
+    auto [dup, fresh] = seen.emplace(key, entries_.size());
+    if (!fresh) {
       ctx.error(k, join(path_, key),
                 fmt::format("duplicate key '{}' (first given at line {})", key,
-                            where(ctx.file, dup->key_node).line));
+                            where(ctx.file, entries_[dup->second].key_node).line));
       continue;
     }
     entries_.push_back({key, k, it->second});

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,8 +31,6 @@ std::optional<YAML::Node> load_file(const std::filesystem::path& path, const std
 std::optional<YAML::Node> load_text(std::string_view text, const std::string& display,
                                     Diagnostics& diags);
 
-/// The place of a node, 1-based.
-Location where(const std::string& file, const YAML::Node& node);
 
 /// A short word for a node's type, for messages: "a mapping", "a list", "a string", "null".
 std::string describe(const YAML::Node& node);
@@ -40,9 +39,28 @@ std::string describe(const YAML::Node& node);
 bool is_plain(const YAML::Node& node);
 
 /// The context one reader works in: file name for locations and the diagnostics sink.
+/// The place of a node, 1-based.
+Location where(const std::string& file, const YAML::Node& node);
+
+/// Mapping entries and list items one configuration may hold (aliases count each time they
+/// are used, so an alias bomb stops here instead of exhausting memory).
+inline constexpr size_t kMaxEntries = 1'000'000;
+
 struct Ctx {
   std::string file;
   Diagnostics* diags;
+  std::shared_ptr<size_t> used = std::make_shared<size_t>(0);
+
+  /// Counts `n` more entries; false (with one error) once the budget is spent.
+  bool charge(size_t n, const YAML::Node& at) const {
+    bool was_ok = *used <= kMaxEntries;
+    *used += n;
+    if (*used <= kMaxEntries) return true;
+    if (was_ok)
+      diags->error(where(file, at), "",
+                   "the document holds more than a million entries (counting each use of an alias): refusing it");
+    return false;
+  }
 
   void error(const YAML::Node& at, const std::string& field, std::string msg) const {
     diags->error(where(file, at), field, std::move(msg));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "build_context.h"
+#include "flavourgraph/fs_util.h"
 #include "task.h"
 
 namespace flavourgraph {
@@ -18,7 +19,8 @@ struct NativeBuild::Impl {
 NativeBuild::~NativeBuild() = default;
 
 std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildSettings& s, const CancelSource& cancel,
-                                                  Diagnostics& diags) {
+                                                  Diagnostics& diags, bool* environment) {
+  *environment = false;
   std::unique_ptr<NativeBuild> nb(new NativeBuild());
   nb->impl_ = std::make_unique<Impl>(plan);
   Impl& im = *nb->impl_;
@@ -48,6 +50,8 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
       im.bc->target_layout->lock();
     }
     if (!plan.releases.empty()) im.bc->values = std::make_unique<ValuesDir>(s.values_dir, s.values_git);
+    // Temp files a run killed at once (a second signal, a crash) left; the store is ours now.
+    for (const auto& dir : {s.state_dir, s.values_dir, im.bc->cache_dir() / "layers"}) remove_stale_temp_files(dir);
     RegistrySettings rs;
     rs.insecure = s.insecure_registries;
     for (const auto& h : plan.config->insecure_registries) rs.insecure.push_back(h);
@@ -57,6 +61,7 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
     if (target->kind == oci::Target::Kind::registry) im.bc->registries->client(target->host).ping();
   } catch (const std::exception& e) {
     diags.error({}, "", e.what());
+    *environment = true;
     return nullptr;
   }
   im.runner = std::make_unique<PlanRunner>(*im.bc);
@@ -77,9 +82,18 @@ BuiltImages NativeBuild::built_images(const RunResult& result) const {
     const auto& bc = *impl_->bc;
     if (b.base >= 0 && bc.bases[static_cast<size_t>(b.base)]) base = bc.bases[static_cast<size_t>(b.base)]->name;
     if (b.parent >= 0) {
+      // The `from` kind's image when it was pushed; else the pinned base at the bottom of the chain.
       const PlanBuild& p = plan.builds[static_cast<size_t>(b.parent)];
-      if (const auto& img = bc.images[static_cast<size_t>(b.parent)])
+      const auto& img = bc.images[static_cast<size_t>(b.parent)];
+      bool parent_pushed = p.push_task >= 0 && (result.records[static_cast<size_t>(p.push_task)].state == TaskState::done ||
+                                                result.records[static_cast<size_t>(p.push_task)].state == TaskState::cached);
+      if (img && parent_pushed) {
         base = fmt::format("{}/{}:{}@{}", plan.registry, p.repository, p.tag, img->manifest.digest.str());
+      } else {
+        const PlanBuild* root = &p;
+        while (root->parent >= 0) root = &plan.builds[static_cast<size_t>(root->parent)];
+        if (root->base >= 0 && bc.bases[static_cast<size_t>(root->base)]) base = bc.bases[static_cast<size_t>(root->base)]->name;
+      }
     }
     out.add(b.image_name, b.flavour_name, b.kind_name, b.image_ref(plan.registry), b.metadata, base);
   }

@@ -26,7 +26,7 @@ class PushTask final : public Task {
     blobs.push_back(&img->manifest);
     for (const auto* d : blobs) {
       if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
-      if (dst.copy_blob_from(bc_.store, *d)) sent += static_cast<uint64_t>(d->size);
+      if (dst.copy_blob_from(bc_.store, *d, /*link=*/true)) sent += static_cast<uint64_t>(d->size);
     }
     bool changed = dst.set_ref(pb.repository + ":" + pb.tag, img->manifest);
     for (const auto& t : pb.extra_tags) changed |= dst.set_ref(pb.repository + ":" + t, img->manifest);
@@ -55,7 +55,7 @@ class PushTask final : public Task {
       std::vector<std::string> known = pool.begin_blob(host, d.digest.str());
       std::string placed;
       try {
-        if (client.blob_size(repo, d.digest)) {
+        if (client.blob_size(repo, d.digest, /*for_push=*/true)) {
           placed = repo;
         } else {
           for (const auto& from : mount_candidates(d, i, img, known, repo))
@@ -88,7 +88,7 @@ class PushTask final : public Task {
     std::vector<std::string> tags{pb.tag};
     tags.insert(tags.end(), pb.extra_tags.begin(), pb.extra_tags.end());
     for (const auto& t : tags) {
-      auto have = client.head_manifest(repo, t);
+      auto have = client.head_manifest(repo, t, /*for_push=*/true);
       if (have && have->digest == img.manifest.digest) continue;
       client.put_manifest(repo, t, manifest, img.manifest.media_type);
       changed = true;

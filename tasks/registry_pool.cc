@@ -18,10 +18,14 @@ oci::RegistryClient& RegistryPool::client(const std::string& host) {
   auto it = clients_.find(host);
   if (it == clients_.end()) {
     oci::RegistryOptions o;
-    o.host = host;
+    // Docker Hub: references say docker.io; its API and its credentials live elsewhere.
+    bool hub = host == "docker.io";
+    o.host = hub ? "registry-1.docker.io" : host;
     o.plain_http = insecure(host);
+    o.insecure_hosts = settings_.insecure;
     o.ca_bundle = settings_.ca_bundle;
-    o.credentials = oci::docker_credentials(host, std::getenv("DOCKER_CONFIG"), std::getenv("HOME"));
+    o.credentials =
+        oci::docker_credentials(hub ? "index.docker.io" : host, std::getenv("DOCKER_CONFIG"), std::getenv("HOME"));
     o.retry = settings_.retry;
     o.retry.attempts = settings_.retries;
     it = clients_.emplace(host, std::make_unique<oci::RegistryClient>(o, cancel_)).first;

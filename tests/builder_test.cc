@@ -2,7 +2,9 @@
 // reads every image, umoci unpacks the files with their content, owner and mode, GNU tar lists
 // each layer sorted with the fixed mtime, gzip -t passes.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -208,7 +210,7 @@ TEST_CASE("a store in use by another run is refused with a clear error") {
   auto held = flavourgraph::oci::Layout::open(ex.store, true);
   held->lock();
   auto r = ex.build();
-  CHECK(r.status == 2);
+  CHECK(r.status == 1);  // not the configuration's fault
   CHECK(r.err.find("is in use by another flavourgraph run (pid " + std::to_string(getpid()) + ")") != std::string::npos);
 }
 
@@ -219,4 +221,61 @@ TEST_CASE("a missing layer source is a configuration error before any work") {
   CHECK(r.status == 2);
   CHECK(r.err.find("source 'webserver'") != std::string::npos);
   CHECK_FALSE(fs::exists(ex.store / "index.json"));
+}
+
+TEST_CASE("a whiteout name in a source tree stops the layer, naming the file") {
+  Example ex;
+  fgtest::write_file(ex.cfg_dir / "app/w/.wh.cache", "x");
+  auto r = ex.build();
+  CHECK(r.status == 1);
+  CHECK(r.err.find("app/w/.wh.cache: a name starting with .wh. is a whiteout") != std::string::npos);
+}
+
+TEST_CASE("SIGINT during a real layer build: exit 130, the layer cancelled, no temp file left") {
+  Example ex;
+  {
+    std::string big(48u << 20, '\0');
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i + 8 <= big.size(); i += 8) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      std::memcpy(big.data() + i, &x, 8);
+    }
+    fgtest::write_file(ex.cfg_dir / "app/big.bin", big);
+  }
+  std::string cmd = "sh -c " + quote("echo $$; exec " + quote(fgtest::binary()) + " build -c " +
+                                     quote((ex.cfg_dir / "images.yaml").string()) + " -d " +
+                                     quote((ex.cfg_dir / "deployments.yaml").string()) + " --store " +
+                                     quote(ex.store.string()) + " --registry oci:" + quote(ex.registry.string()) +
+                                     " --state-dir " + quote(ex.state.string()) + " --values-dir " +
+                                     quote(ex.values.string()) + " -j 1 --progress json" + ex.meta_arg("m.json") +
+                                     " 2>&1");
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  REQUIRE(fgets(buf, sizeof buf, p));
+  pid_t pid = std::stoi(buf);
+  bool sent = false;
+  while (fgets(buf, sizeof buf, p)) {
+    std::string line(buf);
+    if (!sent && line.find("\"event\":\"start\"") != std::string::npos && line.find("\"kind\":\"layer\"") != std::string::npos) {
+      CHECK(kill(pid, SIGINT) == 0);
+      sent = true;
+    }
+  }
+  int rc = pclose(p);
+  REQUIRE(sent);
+  CHECK(WEXITSTATUS(rc) == 130);
+  auto meta = ex.metadata("m.json");
+  CHECK(meta["interrupted"] == true);
+  size_t cancelled = 0;
+  for (const auto& t : meta["tasks"]) {
+    CHECK(t["state"] != "failed");
+    cancelled += t["state"] == "cancelled";
+  }
+  CHECK(cancelled > 0);
+  CHECK(fs::is_empty(ex.store / ".flavourgraph/tmp"));
+  for (const auto& e : fs::directory_iterator(ex.store))
+    CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
 }

@@ -175,3 +175,19 @@ images:
   CHECK(d.mentions("'Bad' is not a valid cluster name"));
   CHECK(d.mentions("images.yaml:11:21: images.m.kinds.image.repository: '{NOPE}' is not defined for flavour 'f'"));
 }
+
+TEST_CASE("base references and the push target are checked at load, at their place") {
+  auto d = parse(R"(registry: https://r.example.org
+images:
+  m:
+    flavours:
+      f: {base: "oci:bases"}
+      g: {base: "r.example.org/Upper/Case:1"}
+    kinds:
+      image: {repository: r/i}
+)");
+  INFO(d.str());
+  CHECK(d.mentions("images.yaml:1:11: registry: 'https://r.example.org': write the registry as HOST[:PORT][/PREFIX], without a scheme"));
+  CHECK(d.mentions("images.yaml:5:17: images.m.kinds.image.base: 'oci:bases' (for flavour 'f') is not an image reference"));
+  CHECK(d.mentions("repository 'Upper/Case' may hold only lower-case letters"));
+}

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "flavourgraph/deployments.h"
 #include "test_util.h"
@@ -261,4 +262,17 @@ TEST_CASE("two releases that would write the same values file are refused") {
   expand_targets(d, {}, diags);
   CHECK(diags.mentions("d.yaml:6:14: mw-web.releases.main: release 'mw-web/main' and release 'mw/web-main' "
                        "would both write the values file 'mw-web-main.yaml'"));
+}
+
+TEST_CASE("aliases that fan out to huge documents are refused quickly") {
+  std::string text = "x: &ns\n  namespace: a\n  mw_flavour: p\n  web_flavour: w\n  releases:\n";
+  for (int i = 0; i < 2000; ++i) text += "    r" + std::to_string(i) + ": {}\n";
+  text += "deployment_targets: [";
+  for (int i = 0; i < 2000; ++i) text += (i ? ",*ns" : "*ns");
+  text += "]\n";
+  Diagnostics diags;
+  auto t0 = std::chrono::steady_clock::now();
+  parse_deployments(text, "d.yaml", diags);
+  CHECK(diags.mentions("more than a million entries"));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
 }

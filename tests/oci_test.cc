@@ -43,6 +43,18 @@ TEST_CASE("rsync-style patterns") {
   CHECK_FALSE(Pattern("[!ab]*.txt").matches("b1.txt", false));
   CHECK(Pattern("\\*.txt").matches("*.txt", false));
   CHECK_FALSE(Pattern("\\*.txt").matches("a.txt", false));
+  // Patterns that end in a class or an escape.
+  CHECK(Pattern("*.sw[op]").matches("a/.main.c.swp", false));
+  CHECK(Pattern("*.py[co]").matches("lib/x.pyc", false));
+  CHECK_FALSE(Pattern("*.py[co]").matches("lib/x.py", false));
+  CHECK(Pattern("/php-1.4[23]").matches("php-1.43", true));
+  CHECK_FALSE(Pattern("/php-1.4[23]").matches("php-1.44", true));
+  CHECK(Pattern("foo\\?").matches("x/foo?", false));
+  CHECK_FALSE(Pattern("foo\\?").matches("x/fooa", false));
+  CHECK(Pattern("a[b").matches("a[b", false));  // an unclosed class is literal
+  Filter versions({"/php-1.4[23]"}, {"/php-*"});
+  CHECK_FALSE(versions.excluded("php-1.42", true));
+  CHECK(versions.excluded("php-1.41", true));
 
   // First match wins, includes before excludes; unmatched is kept.
   Filter f({"/php-1.43.0"}, {"/php-*", ".git"});
@@ -294,4 +306,21 @@ TEST_CASE("the tree hash of a walk that stores nothing equals that of the listin
   std::string filtered = tree_hash(tmp / "src", Filter({}, {".git"}), nullptr);
   fgtest::write_file(tmp / "src" / ".git" / "HEAD", "ref: refs/heads/other\n");
   CHECK(tree_hash(tmp / "src", Filter({}, {".git"}), nullptr) == filtered);
+}
+
+TEST_CASE("the store refuses a symlinked temp directory and never follows a symlinked lock") {
+  fgtest::TempDir tmp;
+  std::filesystem::create_directories(tmp / "elsewhere");
+  fgtest::write_file(tmp / "elsewhere/precious", "keep me");
+  Layout::open(tmp / "store", true);
+  std::filesystem::remove_all(tmp / "store/.flavourgraph/tmp");
+  std::filesystem::create_symlink(tmp / "elsewhere", tmp / "store/.flavourgraph/tmp");
+  CHECK_THROWS_WITH_AS(Layout::open(tmp / "store", true), doctest::Contains("is not a directory (a symbolic link?)"),
+                       StoreError);
+  CHECK(fgtest::read_file(tmp / "elsewhere/precious") == "keep me");
+
+  auto other = Layout::open(tmp / "store2", true);
+  std::filesystem::create_symlink(tmp / "elsewhere/precious", tmp / "store2/.flavourgraph/lock");
+  CHECK_THROWS_AS(other->lock(), StoreError);
+  CHECK(fgtest::read_file(tmp / "elsewhere/precious") == "keep me");
 }

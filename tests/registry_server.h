@@ -46,6 +46,10 @@ extern char** environ;
 namespace fgtest {
 
 struct RegistryOptions {
+  /// Bearer-token auth instead: the token service's realm URL, and the certificate (PEM) whose
+  /// key signs its tokens (tests/token_server.py provides both).
+  std::string token_realm;
+  std::string token_cert;
   bool htpasswd = false;  ///< require HTTP basic auth (user/password below)
   std::string user = "tester";
   std::string password = "s3cret-pass";
@@ -452,6 +456,10 @@ class RegistryServer {
     if (opts_.htpasswd) {
       cfg += "auth:\n  htpasswd:\n    realm: test-realm\n    path: " + yaml_string(htpasswd_path_) +
              "\n";
+    } else if (!opts_.token_realm.empty()) {
+      cfg += "auth:\n  token:\n    realm: " + yaml_string(opts_.token_realm) +
+             "\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: " +
+             yaml_string(opts_.token_cert) + "\n";
     }
     std::ofstream f(config_path(), std::ios::binary | std::ios::trunc);
     f << cfg;

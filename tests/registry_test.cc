@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "flavourgraph/oci/layout.h"
+#include "flavourgraph/oci/registry.h"
 #include "registry_server.h"
 #include "test_util.h"
 
@@ -147,7 +149,7 @@ TEST_CASE("a registry with basic auth: credentials from DOCKER_CONFIG, never in 
   RegistryBuild b(reg.address());
   fs::create_directories(b.tmp / "no-creds");
   auto denied = b.build("", "DOCKER_CONFIG=" + quote((b.tmp / "no-creds").string()));
-  CHECK(denied.status == 2);
+  CHECK(denied.status == 1);
   CHECK(denied.err.find("registry " + reg.address()) != std::string::npos);
   CHECK(denied.err.find("needs credentials") != std::string::npos);
 
@@ -236,4 +238,107 @@ TEST_CASE("the registry killed in the middle of a push: bounded retries, a clear
     auto s = run("skopeo inspect --tls-verify=false " + quote("docker://" + reg.address() + "/" + ref));
     CHECK(s.status == 0);
   }
+}
+
+namespace {
+
+/// tests/token_server.py, started for one test and stopped by pid.
+class TokenServer {
+ public:
+  TokenServer(const std::string& work, const std::string& user, const std::string& password) {
+    std::string cmd = "sh -c " + quote("echo $$; exec python3 " + quote(fgtest::source_dir() + "/tests/token_server.py") +
+                                       " " + quote(work) + " " + quote(user) + " " + quote(password));
+    pipe_ = popen(cmd.c_str(), "r");
+    if (!pipe_) throw std::runtime_error("cannot start the token server");
+    char buf[512];
+    if (!fgets(buf, sizeof buf, pipe_)) throw std::runtime_error("the token server did not start");
+    pid_ = std::stoi(buf);
+    if (!fgets(buf, sizeof buf, pipe_)) throw std::runtime_error("the token server did not listen");
+    std::string line(buf);
+    auto at = line.find("http://");
+    if (at == std::string::npos) throw std::runtime_error("unexpected token server output: " + line);
+    realm_ = line.substr(at);
+    while (!realm_.empty() && (realm_.back() == '\n' || realm_.back() == '\r')) realm_.pop_back();
+  }
+  ~TokenServer() {
+    if (pid_ > 0) kill(pid_, SIGTERM);
+    if (pipe_) pclose(pipe_);
+  }
+  [[nodiscard]] const std::string& realm() const { return realm_; }
+
+ private:
+  FILE* pipe_ = nullptr;
+  pid_t pid_ = -1;
+  std::string realm_;
+};
+
+}  // namespace
+
+TEST_CASE("a registry with bearer-token auth: the client follows the challenge to the token service") {
+  REQUIRE(fgtest::have_tool("openssl"));
+  fgtest::TempDir work;
+  TokenServer tokens(work.str(), "tester", "tok-pass-7e1");
+  fgtest::RegistryOptions opts;
+  opts.token_realm = tokens.realm();
+  opts.token_cert = (work / "cert.pem").string();
+  opts.user = "tester";
+  opts.password = "tok-pass-7e1";
+  fgtest::RegistryServer reg(opts);
+  auto challenge = run("curl -sI http://" + reg.address() + "/v2/");
+  CHECK(challenge.out.find("Bearer realm=\"" + tokens.realm() + "\"") != std::string::npos);
+
+  RegistryBuild b(reg.address());
+  reg.write_docker_config((b.tmp / "docker").string());
+  std::string token_host = tokens.realm().substr(7, tokens.realm().find('/', 7) - 7);
+  // The token service speaks plain HTTP: it must be listed as insecure, or no credential goes.
+  auto refused = run("DOCKER_CONFIG=" + quote((b.tmp / "docker").string()) + " " + b.command("--progress quiet"));
+  CHECK(refused.status != 0);
+  CHECK(refused.err.find("refusing plain HTTP to " + token_host) != std::string::npos);
+  auto r = run("DOCKER_CONFIG=" + quote((b.tmp / "docker").string()) + " " +
+               b.command("--progress plain --insecure-registry " + token_host + b.meta("m.json")));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto images = pushed(b.metadata("m.json"), reg.address());
+  CHECK(images.size() == 7);
+  auto s = run("skopeo inspect --tls-verify=false --creds tester:tok-pass-7e1 " +
+               quote("docker://" + reg.address() + "/restricted/mediawiki-multiversion-cli:latest"));
+  REQUIRE_MESSAGE(s.status == 0, s.err);
+  CHECK(json::parse(s.out)["Digest"] == images["restricted/mediawiki-multiversion-cli:2024-10-29-190315-publish-81"]);
+
+  // Without credentials the token service refuses, and the message says where to look.
+  fs::create_directories(b.tmp / "none");
+  auto denied = run("DOCKER_CONFIG=" + quote((b.tmp / "none").string()) + " " +
+                    b.command("--progress quiet --insecure-registry " + token_host));
+  CHECK(denied.status != 0);
+  CHECK(denied.err.find("no credentials for this registry in the Docker config") != std::string::npos);
+}
+
+TEST_CASE("the client's chunked upload, download and mount against a real registry") {
+  fgtest::RegistryServer reg;
+  fgtest::TempDir tmp;
+  flavourgraph::CancelSource cancel;
+  flavourgraph::oci::RegistryOptions o;
+  o.host = reg.address();
+  o.plain_http = true;
+  o.chunk_size = 1u << 20;  // a 3.5 MiB blob goes in four PATCHes
+  flavourgraph::oci::RegistryClient client(o, cancel);
+  auto store = flavourgraph::oci::Layout::open(tmp / "store", true);
+  std::string data;
+  std::mt19937_64 rng(3);
+  while (data.size() < (7u << 19)) data += std::to_string(rng());
+  auto d = store->put_blob(data, "application/octet-stream");
+  client.upload_blob("chunks/a", d, store->blob_path(d.digest));
+  CHECK(client.blob_size("chunks/a", d.digest) == static_cast<int64_t>(data.size()));
+  std::string log = reg.log();
+  CHECK(count(log, "http.request.method=PATCH") == 4);
+  // Mounted into another repository, no bytes sent; a mount from nowhere is declined.
+  uint64_t sent = client.bytes_sent();
+  CHECK(client.mount_blob("chunks/b", d.digest, "chunks/a"));
+  CHECK(client.bytes_sent() == sent);
+  CHECK_FALSE(client.mount_blob("chunks/c", d.digest, "chunks/nowhere"));
+  // Downloaded into another store, verified.
+  auto other = flavourgraph::oci::Layout::open(tmp / "other", true);
+  CHECK(client.fetch_blob("chunks/b", d, *other) == data.size());
+  CHECK(other->read_blob(d.digest, 16u << 20) == data);
+  CHECK_FALSE(client.blob_size("chunks/c", d.digest));
 }

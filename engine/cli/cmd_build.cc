@@ -175,10 +175,15 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     settings.insecure_registries = args.insecure_registries;
     settings.ca_bundle = args.ca_bundle;
     settings.retries = args.retries;
-    native = NativeBuild::prepare(plan, settings, cancel, diags);
+    bool environment = false;
+    native = NativeBuild::prepare(plan, settings, cancel, diags, &environment);
     if (!native) {
-      print_diagnostics(diags);
-      return kExitUsage;
+      if (!environment) {
+        print_diagnostics(diags);
+        return kExitUsage;
+      }
+      for (const auto& d : diags.items()) fmt::print(stderr, "flavourgraph: error: {}\n", d.str());
+      return kExitTaskFailed;
     }
     runner = &native->runner();
   }

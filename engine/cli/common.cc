@@ -106,6 +106,8 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
   if ((sel.stage || sel.scope) && !out.deployments)
     diags.error({}, args.stage.empty() ? "--scope" : "--stage", "needs a deployments file (-d)");
 
+  if (!args.registry.empty())
+    if (auto problem = check_push_target(args.registry); !problem.empty()) diags.error({}, "--registry", problem);
   if (!args.clusters.empty())
     for (const auto& problem : check_cluster_list(split_list(args.clusters)))
       diags.error({}, "--clusters", problem);
@@ -118,7 +120,7 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
   PlanOptions opts;
   opts.timestamp = format_timestamp(out.timestamp);
   if (!args.clusters.empty()) opts.clusters = split_list(args.clusters);
-  if (!args.registry.empty()) opts.registry = args.registry;
+  if (!args.registry.empty()) opts.registry = normalise_push_target(args.registry);
   opts.latest_tag = args.latest_tag;
   out.plan = expand(out.config, out.deployments, sel, opts, diags);
   if (!out.deployments && args.only.empty() && !args.all_flavours && !diags.has_errors())

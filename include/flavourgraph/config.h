@@ -99,6 +99,11 @@ struct ImagesConfig {
   [[nodiscard]] int image_index(std::string_view n) const;
 };
 
+/// Problems of a push target (HOST[:PORT][/PREFIX] or oci:DIR); empty when valid.
+std::string check_push_target(std::string_view target);
+/// A push target without trailing slashes.
+std::string normalise_push_target(std::string_view target);
+
 /// True for a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
 bool valid_tag(std::string_view tag);
 

@@ -35,9 +35,11 @@ class CancelSource;
 class NativeBuild {
  public:
   /// Checks what can be checked before any work (layer sources, the push target) and opens
-  /// the store, target and values directory. Problems go to `diags` (nullptr returned).
+  /// the store, target and values directory. Problems go to `diags` (nullptr returned);
+  /// `environment` is set when they are not the configuration's fault (a store in use, a
+  /// registry that does not answer).
   static std::unique_ptr<NativeBuild> prepare(const Plan& plan, const BuildSettings& settings,
-                                              const CancelSource& cancel, Diagnostics& diags);
+                                              const CancelSource& cancel, Diagnostics& diags, bool* environment);
   ~NativeBuild();
 
   TaskRunner& runner();

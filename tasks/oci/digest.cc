@@ -44,8 +44,8 @@ std::optional<Digest> Digest::parse(std::string_view s) {
   if (colon == std::string_view::npos) return std::nullopt;
   auto alg = s.substr(0, colon);
   auto hex = s.substr(colon + 1);
-  size_t want = alg == "sha256" ? 64 : alg == "sha512" ? 128 : 0;
-  if (!want || hex.size() != want) return std::nullopt;
+  // Only sha256: it is what registries and layouts use, and what this program can verify.
+  if (alg != "sha256" || hex.size() != 64) return std::nullopt;
   for (char c : hex)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
   return Digest{std::string(alg), std::string(hex)};

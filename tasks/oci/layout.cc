@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,9 +103,18 @@ std::unique_ptr<Layout> Layout::open(const fs::path& dir, bool create) {
   }
   std::unique_ptr<Layout> l(new Layout(dir));
   if (create) {
-    fs::create_directories(l->tmp_dir(), ec);
+    // flavourgraph's own directories: created here, never followed if someone made them links.
+    for (const auto& p : {l->state_dir(), l->tmp_dir()}) {
+      struct stat st {};
+      if (::lstat(p.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+          throw StoreError(fmt::format("{} is not a directory (a symbolic link?): refusing to use it", p.string()));
+      } else if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw StoreError(fmt::format("cannot create {}: {}", p.string(), errno_text()));
+      }
+    }
     fs::create_directories(dir / "blobs" / "sha256", ec);
-    if (ec) throw StoreError(fmt::format("cannot create {}: {}", l->tmp_dir().string(), ec.message()));
+    if (ec) throw StoreError(fmt::format("cannot create {}: {}", (dir / "blobs").string(), ec.message()));
   }
   l->load_index();
   return l;
@@ -115,9 +125,8 @@ fs::path Layout::state_dir() const { return dir_ / ".flavourgraph"; }
 fs::path Layout::tmp_dir() const { return state_dir() / "tmp"; }
 
 void Layout::lock() {
-  fs::create_directories(state_dir());
   fs::path p = state_dir() / "lock";
-  int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) throw StoreError(fmt::format("cannot open {}: {}", p.string(), errno_text()));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
@@ -131,8 +140,23 @@ void Layout::lock() {
   std::string me = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) == 0) [[maybe_unused]] auto w = ::pwrite(fd, me.data(), me.size(), 0);
   lock_fd_ = fd;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(tmp_dir(), ec)) fs::remove_all(e.path(), ec);
+  // Temp files an interrupted run left: only the names this store creates, never following
+  // links (the directory was checked to be a real one when the layout was opened).
+  int dir = ::open(tmp_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir >= 0) {
+    std::vector<std::string> stale;
+    if (DIR* d = ::fdopendir(dir)) {
+      while (dirent* e = ::readdir(d)) {
+        std::string_view name = e->d_name;
+        if (name.rfind("blob-", 0) == 0 || name.rfind("link-", 0) == 0) stale.emplace_back(name);
+      }
+      for (const auto& name : stale) ::unlinkat(::dirfd(d), name.c_str(), 0);
+      ::closedir(d);
+    } else {
+      ::close(dir);
+    }
+  }
+  remove_stale_temp_files(dir_);  // .index.json.tmp-* from an interrupted rewrite
   std::lock_guard guard(mutex_);
   load_index();  // another run may have changed it before we held the lock
 }
@@ -166,41 +190,46 @@ Descriptor Layout::put_blob(std::string_view data, std::string_view media_type) 
   return Descriptor{std::string(media_type), d, static_cast<int64_t>(data.size()), {}, std::nullopt, {}};
 }
 
-bool Layout::copy_blob_from(const Layout& other, const Descriptor& d) {
+bool Layout::copy_blob_from(const Layout& other, const Descriptor& d, bool link) {
   if (has_blob(d.digest, d.size)) return false;
   fs::path src = other.blob_path(d.digest);
+  int in = ::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0)
+    throw StoreError(fmt::format("blob {} of {} cannot be read: {}", d.digest.str(), other.dir().string(), errno_text()));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{in};
   struct stat st {};
-  if (::stat(src.c_str(), &st) != 0)
-    throw StoreError(fmt::format("blob {} is missing from {}", d.digest.str(), other.dir().string()));
+  if (::fstat(in, &st) != 0 || !S_ISREG(st.st_mode))
+    throw StoreError(fmt::format("blob {} of {} is not a regular file", d.digest.str(), other.dir().string()));
   if (st.st_size != d.size)
     throw StoreError(fmt::format("blob {} in {} has {} bytes, its descriptor says {}", d.digest.str(),
                                  other.dir().string(), st.st_size, d.size));
-  // Same filesystem: a hard link (blobs are immutable). The source layout verified the blob
-  // when it was written.
-  fs::path tmp = tmp_dir() / ("link-" + random_name());
-  if (::link(src.c_str(), tmp.c_str()) == 0) {
-    if (::rename(tmp.c_str(), blob_path(d.digest).c_str()) != 0) {
+  if (link) {
+    fs::path tmp = tmp_dir() / ("link-" + random_name());
+    if (::linkat(in, "", AT_FDCWD, tmp.c_str(), AT_EMPTY_PATH) == 0 || ::link(src.c_str(), tmp.c_str()) == 0) {
+      int rc = ::rename(tmp.c_str(), blob_path(d.digest).c_str());
+      // rename() between two links to one file does nothing: the temp name stays; remove it.
       ::unlink(tmp.c_str());
-      throw StoreError(fmt::format("cannot move blob into {}: {}", dir_.string(), errno_text()));
+      if (rc != 0) throw StoreError(fmt::format("cannot move blob into {}: {}", dir_.string(), errno_text()));
+      return true;
     }
-    return true;
   }
-  int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) throw StoreError(fmt::format("cannot read {}: {}", src.string(), errno_text()));
   BlobWriter w(*this);
   std::vector<char> buf(1 << 20);
   while (true) {
     ssize_t r = ::read(in, buf.data(), buf.size());
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      ::close(in);
-      throw StoreError(fmt::format("cannot read {}: {}", src.string(), errno_text()));
-    }
+    if (r < 0) throw StoreError(fmt::format("cannot read {}: {}", src.string(), errno_text()));
     if (r == 0) break;
     w.write(buf.data(), static_cast<size_t>(r));
   }
-  ::close(in);
-  w.commit(d.digest);
+  try {
+    w.commit(d.digest);
+  } catch (const StoreError& e) {
+    throw StoreError(fmt::format("blob {} of {}: {}", d.digest.str(), other.dir().string(), e.what()));
+  }
   return true;
 }
 

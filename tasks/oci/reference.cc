@@ -76,6 +76,13 @@ std::optional<Reference> Reference::parse(std::string_view text, const std::file
   if (r.host == "docker.io" && r.repository.find('/') == std::string::npos) r.repository = "library/" + r.repository;
   if (r.tag.empty() && !r.digest) r.tag = "latest";
   if (!valid_host(r.host)) return fail(fmt::format("'{}': invalid registry host '{}'", text, r.host));
+  for (char c : r.repository)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/'))
+      return fail(fmt::format("'{}': repository '{}' may hold only lower-case letters, digits, '.', '_', '-' and '/'",
+                              text, r.repository));
+  for (char c : r.tag)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return fail(fmt::format("'{}': tag '{}' may hold only letters, digits, '.', '_' and '-'", text, r.tag));
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -89,6 +90,14 @@ std::string url_escape(std::string_view s) {
   return out;
 }
 
+/// The scheme and host[:port] of an absolute URL.
+std::pair<std::string, std::string> scheme_host(const std::string& url) {
+  auto sep = url.find("://");
+  if (sep == std::string::npos) return {};
+  auto end = url.find_first_of("/?#", sep + 3);
+  return {lower(url.substr(0, sep)), url.substr(sep + 3, end == std::string::npos ? std::string::npos : end - sep - 3)};
+}
+
 /// One HTTP exchange.
 struct Request {
   std::string method = "GET";
@@ -103,7 +112,10 @@ struct Request {
   std::string what;              ///< for messages: "GET manifest repo:tag"
 };
 
+constexpr size_t kMaxBody = 8u << 20;
+
 struct Response {
+  bool too_large = false;
   long status = 0;
   std::map<std::string, std::string> headers;  ///< lower-case names
   std::string body;
@@ -133,18 +145,32 @@ bool transient_curl(CURLcode c) {
   }
 }
 
+/// Text from a server, safe to print: control characters (escape sequences) become spaces.
+std::string printable(std::string s, size_t max = 200) {
+  if (s.size() > max) s = s.substr(0, max) + "...";
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return trim(s);
+}
+
 /// The registry's error document, shortened: "CODE: message; CODE: message".
 std::string registry_errors(const std::string& body) {
   auto j = json::parse(body, nullptr, false);
-  if (!j.is_object() || !j.contains("errors") || !j["errors"].is_array()) {
-    std::string b = body.substr(0, 200);
-    std::replace(b.begin(), b.end(), '\n', ' ');
-    return trim(b);
-  }
+  if (!j.is_object() || !j.contains("errors") || !j["errors"].is_array()) return printable(body);
   std::vector<std::string> parts;
-  for (const auto& e : j["errors"])
-    parts.push_back(fmt::format("{}: {}", e.value("code", "?"), e.value("message", "")));
+  for (const auto& e : j["errors"]) {
+    if (!e.is_object()) continue;
+    auto text = [&](const char* key) { return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : ""; };
+    parts.push_back(printable(text("code") + ": " + text("message")));
+  }
   return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+/// A Content-Length header as a number (-1 when absent or malformed).
+int64_t content_length(const std::string& v) {
+  int64_t n = -1;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc() && p == v.data() + v.size() ? n : -1;
 }
 
 }  // namespace
@@ -285,7 +311,11 @@ struct RegistryClient::Impl {
       t->resp->sink_bytes += len;
       return len;
     }
-    if (t->resp->body.size() < (1u << 20)) t->resp->body.append(data, std::min(len, (1u << 20) - t->resp->body.size()));
+    if (t->resp->body.size() + len > kMaxBody) {
+      t->resp->too_large = true;
+      return 0;  // aborts: no manifest, token or error document is this large
+    }
+    t->resp->body.append(data, len);
     return len;
   }
 
@@ -343,8 +373,16 @@ struct RegistryClient::Impl {
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, r.follow ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, opt.plain_http ? "http,https" : "https");
+    // Plain HTTP only to a host listed as insecure; HTTPS (verified) everywhere else.
+    auto [scheme, url_host] = scheme_host(r.url);
+    bool http_ok = insecure(url_host);
+    if (scheme == "http" && !http_ok) {
+      release(h);
+      curl_slist_free_all(hdrs);
+      throw RegistryError(fmt::format("{}: refusing plain HTTP to {} (not an insecure registry)", r.what, url_host));
+    }
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, http_ok ? "http,https" : "https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
     if (!opt.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opt.ca_bundle.c_str());
     bool has_body = r.file_fd >= 0 || !r.body.empty() || r.method == "PUT" || r.method == "PATCH" || r.method == "POST";
     uint64_t body_len = r.file_fd >= 0 ? r.file_len : r.body.size();
@@ -367,6 +405,7 @@ struct RegistryClient::Impl {
     if (code == CURLE_OK) sent.fetch_add(t.read_pos, std::memory_order_relaxed);
     release(h);
     if (code == CURLE_ABORTED_BY_CALLBACK && cancel.requested()) throw RegistryError("cancelled");
+    if (resp.too_large) throw RegistryError(fmt::format("{}: the answer is larger than {} MiB", r.what, kMaxBody >> 20));
     if (code != CURLE_OK)
       throw RegistryError(fmt::format("{}: {}", r.what, curl_easy_strerror(code)), 0, transient_curl(code));
     return resp;
@@ -411,7 +450,9 @@ struct RegistryClient::Impl {
                                       opt.credentials ? "" : "; no credentials for this registry in the Docker config"),
                           resp.status, resp.status >= 500);
     json j = json::parse(resp.body, nullptr, false);
-    std::string token = j.is_object() ? j.value("token", j.value("access_token", "")) : "";
+    std::string token;
+    for (const char* key : {"token", "access_token"})
+      if (token.empty() && j.is_object() && j.contains(key) && j[key].is_string()) token = j[key];
     if (token.empty()) throw RegistryError(fmt::format("registry {}: the token service sent no token", opt.host));
     return "Bearer " + token;
   }
@@ -462,7 +503,13 @@ struct RegistryClient::Impl {
     std::mt19937 rng(std::random_device{}());
     for (int attempt = 1;; ++attempt) {
       try {
-        return f();
+        try {
+          return f();
+        } catch (const RegistryError&) {
+          throw;
+        } catch (const std::exception& e) {  // a malformed answer: say which request got it
+          throw RegistryError(fmt::format("{}: {}", what, printable(e.what())));
+        }
       } catch (const RegistryError& e) {
         bool out_of_time = std::chrono::steady_clock::now() - start >= opt.retry.total;
         if (!e.transient() || attempt >= opt.retry.attempts || out_of_time || cancel.requested()) {
@@ -479,8 +526,19 @@ struct RegistryClient::Impl {
 
   std::string url(const std::string& path) const { return base + path; }
 
+  [[nodiscard]] bool insecure(const std::string& host) const {
+    if (host == opt.host && opt.plain_http) return true;
+    return std::find(opt.insecure_hosts.begin(), opt.insecure_hosts.end(), host) != opt.insecure_hosts.end();
+  }
+
+  /// An upload Location made absolute. One that would switch to plain HTTP is refused.
   std::string absolute(const std::string& location) const {
-    if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) return location;
+    if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) {
+      auto [scheme, host] = scheme_host(location);
+      if (scheme == "http" && !insecure(host))
+        throw RegistryError(fmt::format("registry {}: refusing an upload location over plain HTTP ({})", opt.host, host));
+      return location;
+    }
     return base + (location.empty() || location[0] != '/' ? "/" : "") + location;
   }
 
@@ -519,7 +577,7 @@ void RegistryClient::ping() {
   });
 }
 
-std::optional<int64_t> RegistryClient::blob_size(const std::string& repo, const Digest& d) {
+std::optional<int64_t> RegistryClient::blob_size(const std::string& repo, const Digest& d, bool for_push) {
   std::string what = fmt::format("registry {}: HEAD blob {}@{}", opt_.host, repo, d.str());
   return impl_->retry(what, [&]() -> std::optional<int64_t> {
     Request r;
@@ -527,11 +585,10 @@ std::optional<int64_t> RegistryClient::blob_size(const std::string& repo, const 
     r.url = impl_->url("/v2/" + repo + "/blobs/" + d.str());
     r.follow = true;
     r.what = what;
-    Response resp = impl_->send(r, impl_->scope_of(repo, false));
+    Response resp = impl_->send(r, impl_->scope_of(repo, for_push));
     if (resp.status == 404) return std::nullopt;
     impl_->expect(resp, {200}, what);
-    std::string len = resp.header("content-length");
-    return len.empty() ? int64_t{-1} : std::stoll(len);
+    return content_length(resp.header("content-length"));
   });
 }
 
@@ -565,8 +622,15 @@ bool RegistryClient::mount_blob(const std::string& repo, const Digest& d, const 
     r.method = "POST";
     r.url = impl_->url("/v2/" + repo + "/blobs/uploads/?mount=" + url_escape(d.str()) + "&from=" + url_escape(from_repo));
     r.what = what;
-    Response resp = impl_->send(r, impl_->scope_of(repo, true, from_repo));
+    Response resp;
+    try {
+      resp = impl_->send(r, impl_->scope_of(repo, true, from_repo));
+    } catch (const RegistryError& e) {
+      if (e.transient() || e.status() == 0) throw;
+      return false;  // no token for the other repository: not mountable from there
+    }
     if (resp.status == 201) return true;
+    if (resp.status >= 400 && resp.status < 500 && resp.status != 429) return false;  // refused: upload instead
     impl_->expect(resp, {202}, what);
     // Not mounted: the registry opened an upload session instead; close it.
     std::string loc = resp.header("location");
@@ -664,7 +728,7 @@ FetchedManifest RegistryClient::get_manifest(const std::string& repo, const std:
   });
 }
 
-std::optional<Descriptor> RegistryClient::head_manifest(const std::string& repo, const std::string& ref) {
+std::optional<Descriptor> RegistryClient::head_manifest(const std::string& repo, const std::string& ref, bool for_push) {
   std::string what = fmt::format("registry {}: HEAD manifest {}:{}", opt_.host, repo, ref);
   return impl_->retry(what, [&]() -> std::optional<Descriptor> {
     Request r;
@@ -673,15 +737,14 @@ std::optional<Descriptor> RegistryClient::head_manifest(const std::string& repo,
     r.headers = {fmt::format("Accept: {}, {}, {}, {}", media::kManifest, media::kIndex, media::kDockerManifest,
                              media::kDockerList)};
     r.what = what;
-    Response resp = impl_->send(r, impl_->scope_of(repo, false));
+    Response resp = impl_->send(r, impl_->scope_of(repo, for_push));
     if (resp.status == 404) return std::nullopt;
     impl_->expect(resp, {200}, what);
     auto d = Digest::parse(resp.header("docker-content-digest"));
     if (!d) return std::nullopt;  // no digest header: the caller fetches instead
-    std::string len = resp.header("content-length");
     std::string mt = resp.header("content-type");
     if (auto semi = mt.find(';'); semi != std::string::npos) mt = trim(mt.substr(0, semi));
-    return Descriptor{mt, *d, len.empty() ? 0 : std::stoll(len), {}, std::nullopt, {}};
+    return Descriptor{mt, *d, std::max<int64_t>(0, content_length(resp.header("content-length"))), {}, std::nullopt, {}};
   });
 }
 

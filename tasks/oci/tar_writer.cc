@@ -179,12 +179,14 @@ void TarStream::next_entry() {
     append_header(e, name, link);
     if (e.type == EntryType::file && e.size > 0) {
       file_path_ = (root_ / e.path).string();
-      fd_ = ::open(file_path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      // O_NONBLOCK: a file swapped for a FIFO must not block the open. The file must still be
+      // the one listed (same inode): a path whose directories were swapped for links is not.
+      fd_ = ::open(file_path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
       if (fd_ < 0) throw std::runtime_error(fmt::format("cannot read {}: {}", file_path_, std::strerror(errno)));
       struct stat st {};
-      if (::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) != e.size)
-        throw std::runtime_error(fmt::format("{} changed while the layer was being built (size {} -> {})",
-                                             file_path_, e.size, st.st_size));
+      if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_ino != e.inode || st.st_dev != e.dev ||
+          static_cast<uint64_t>(st.st_size) != e.size)
+        throw std::runtime_error(fmt::format("{} changed while the layer was being built", file_path_));
       ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
       file_left_ = e.size;
       file_pad_ = (kBlock - e.size % kBlock) % kBlock;

@@ -166,6 +166,10 @@ struct DirRead {
         off += de->d_reclen;
         const char* nm = de->d_name;
         if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
+        if (std::strncmp(nm, ".wh.", 4) == 0)
+          throw std::runtime_error(fmt::format("{}: a name starting with .wh. is a whiteout in an image layer and "
+                                               "would delete files of the layers below; rename it or exclude it",
+                                               (where / nm).string()));
         struct stat st {};
         if (::fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("cannot stat", where / nm);
         Child c;
@@ -348,9 +352,30 @@ Pattern::Pattern(std::string_view text) : text_(text) {
   }
   glob_ = std::string(g);
   whole_path_ = anchored_ || glob_.find('/') != std::string::npos || glob_.find("**") != std::string::npos;
-  size_t last = glob_.find_last_of("*?[\\");
-  literal_ = last == std::string::npos;
-  tail_ = literal_ ? glob_ : glob_.substr(last + 1);
+  // The literal text after the last wildcard (`*`, `?` or a whole `[...]` class), escapes
+  // resolved: every match must end with it.
+  literal_ = true;
+  for (size_t i = 0; i < glob_.size(); ++i) {
+    char c = glob_[i];
+    if (c == '\\' && i + 1 < glob_.size()) {
+      tail_ += glob_[++i];
+    } else if (c == '*' || c == '?') {
+      literal_ = false;
+      tail_.clear();
+    } else if (c == '[') {
+      size_t end = 0;
+      class_match(glob_, i, 'a', &end);
+      if (end == std::string::npos) {
+        tail_ += c;  // not a class: a literal '['
+      } else {
+        literal_ = false;
+        tail_.clear();
+        i = end - 1;
+      }
+    } else {
+      tail_ += c;
+    }
+  }
 }
 
 bool Pattern::matches(std::string_view rel, bool is_dir) const {
@@ -358,9 +383,9 @@ bool Pattern::matches(std::string_view rel, bool is_dir) const {
   // Every candidate (the path, a trailing run of it, or its last component) ends where the
   // path ends: one comparison rules out most paths before any globbing.
   if (!rel.ends_with(tail_)) return false;
-  if (literal_) {
-    if (anchored_) return rel == glob_;
-    return rel.size() == glob_.size() || rel[rel.size() - glob_.size() - 1] == '/';
+  if (literal_) {  // tail_ is the whole pattern, escapes resolved
+    if (anchored_) return rel == tail_;
+    return rel.size() == tail_.size() || rel[rel.size() - tail_.size() - 1] == '/';
   }
   if (anchored_) return glob_match(glob_, rel);
   if (!whole_path_) {

@@ -32,7 +32,8 @@ class Sha256 {
 
 std::string sha256_hex(std::string_view data);
 
-/// An OCI content digest. Only sha256 is produced; parsing accepts sha256 and sha512.
+/// An OCI content digest. Only sha256 is produced and accepted (the program verifies every
+/// blob it reads, and sha256 is what registries and layouts use).
 struct Digest {
   std::string algorithm = "sha256";
   std::string hex;

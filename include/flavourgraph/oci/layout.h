@@ -73,9 +73,10 @@ class Layout {
   [[nodiscard]] std::string read_blob(const Digest& d, size_t max_size = 64u << 20) const;
   /// Writes a small blob (verified); returns its descriptor.
   Descriptor put_blob(std::string_view data, std::string_view media_type);
-  /// Puts a blob of another layout into this one (hard link when possible, else a verified
-  /// copy). Returns false when it was there already.
-  bool copy_blob_from(const Layout& other, const Descriptor& d);
+  /// Puts a blob of another layout into this one: a copy verified against the digest, or, with
+  /// `link` (only between layouts this program writes, whose blobs it verified), a hard link
+  /// when both are on one filesystem. Returns false when it was there already.
+  bool copy_blob_from(const Layout& other, const Descriptor& d, bool link = false);
 
   /// The manifest descriptor named `ref` in index.json.
   [[nodiscard]] std::optional<Descriptor> resolve(std::string_view ref) const;

@@ -57,6 +57,10 @@ struct RetryPolicy {
 struct RegistryOptions {
   std::string host;                  ///< host[:port]
   bool plain_http = false;           ///< an insecure registry: plain HTTP
+  /// Every host plain HTTP may go to (the registry itself when plain_http, and e.g. a token
+  /// service on another port). Everything else is HTTPS only, redirects and realms included,
+  /// so that credentials and tokens never cross the network in clear.
+  std::vector<std::string> insecure_hosts;
   std::string ca_bundle;             ///< extra CA bundle for TLS ("" = the system's)
   std::optional<Credentials> credentials;
   RetryPolicy retry;
@@ -84,19 +88,20 @@ class RegistryClient {
 
   /// Checks that the registry answers /v2/ (authenticating if asked to).
   void ping();
-  /// The size of a blob, or nullopt when the repository does not have it (HEAD).
-  std::optional<int64_t> blob_size(const std::string& repo, const Digest& d);
+  /// The size of a blob, or nullopt when the repository does not have it (HEAD). `for_push`
+  /// asks for the push scope at once (one token for a whole push).
+  std::optional<int64_t> blob_size(const std::string& repo, const Digest& d, bool for_push = false);
   /// Downloads a blob into `store`, verified against its digest. Returns the bytes received.
   uint64_t fetch_blob(const std::string& repo, const Descriptor& d, Layout& store);
-  /// Mounts a blob from another repository of this registry. False when the registry
-  /// declined (then nothing was changed).
+  /// Mounts a blob from another repository of this registry. False when the registry declined
+  /// or refused (a 4xx, or no token for the other repository): then nothing was changed.
   bool mount_blob(const std::string& repo, const Digest& d, const std::string& from_repo);
   /// Uploads a blob from a file: monolithic when small, in chunks otherwise.
   void upload_blob(const std::string& repo, const Descriptor& d, const std::filesystem::path& file);
   /// Fetches a manifest or index by tag or digest.
   FetchedManifest get_manifest(const std::string& repo, const std::string& ref);
   /// The descriptor of a manifest by tag or digest, or nullopt when absent (HEAD).
-  std::optional<Descriptor> head_manifest(const std::string& repo, const std::string& ref);
+  std::optional<Descriptor> head_manifest(const std::string& repo, const std::string& ref, bool for_push = false);
   /// Puts a manifest under a tag (or its digest).
   void put_manifest(const std::string& repo, const std::string& ref, const std::string& bytes,
                     const std::string& media_type);
