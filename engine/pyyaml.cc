@@ -2,7 +2,11 @@
 // implicit resolvers of resolver.py and the scalar style rules of emitter.py.
 #include "flavourgraph/pyyaml.h"
 
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -191,6 +195,44 @@ void Tree::set(const std::string& key, std::string value) {
   items.insert_or_assign(key, std::move(value));
 }
 
+void Tree::set(const std::string& key, Plain value) { items.insert_or_assign(key, std::move(value)); }
+
+std::optional<Plain> plain_of_json(std::string_view t) {
+  if (t == "true" || t == "false") return Plain{std::string(t)};
+  if (t == "null") return Plain{"null"};
+  if (t.empty() || !(t[0] == '-' || (t[0] >= '0' && t[0] <= '9'))) return std::nullopt;
+  if (t.find_first_of(".eE") == std::string_view::npos) return Plain{std::string(t)};  // int: str()
+  // A float: Python's repr() (the shortest digits that read back the same; positional when
+  // the exponent is from -4 to 15, else d.ddde±XX), then PyYAML's ".0" for a mantissa with no
+  // point and ".inf" for infinity.
+  double v = std::strtod(std::string(t).c_str(), nullptr);
+  if (std::isinf(v)) return Plain{v > 0 ? ".inf" : "-.inf"};
+  char sci[64];
+  for (int prec = 0; prec <= 16; ++prec) {
+    std::snprintf(sci, sizeof sci, "%.*e", prec, v);
+    if (std::strtod(sci, nullptr) == v) break;
+  }
+  std::string e(sci);
+  auto epos = e.find('e');
+  std::string mantissa = e.substr(0, epos);
+  int exp10 = std::atoi(e.c_str() + epos + 1);
+  std::string out;
+  if (exp10 >= -4 && exp10 < 16) {
+    size_t digits = mantissa.size() - (mantissa.find('.') == std::string::npos ? 0 : 1) - (v < 0 ? 1 : 0);
+    int decimals = std::max(0, static_cast<int>(digits) - 1 - exp10);
+    char pos[64];
+    std::snprintf(pos, sizeof pos, "%.*f", decimals, v);
+    out = pos;
+    if (out.find('.') == std::string::npos) out += ".0";
+  } else {
+    char tail[16];
+    std::snprintf(tail, sizeof tail, "e%c%02d", exp10 < 0 ? '-' : '+', std::abs(exp10));
+    out = mantissa + tail;
+    if (mantissa.find('.') == std::string::npos) out.insert(mantissa.size(), ".0");
+  }
+  return Plain{out};
+}
+
 namespace {
 
 /// Decodes UTF-8 into code points; invalid bytes become U+FFFD (inputs are validated upstream).
@@ -319,6 +361,10 @@ class Writer {
       write_indicator(":", false);
       if (const auto* s = std::get_if<std::string>(&node)) {
         scalar(*s, indent + kBestIndent, false);
+      } else if (const auto* p = std::get_if<Plain>(&node)) {
+        emit(" ");
+        emit(p->text);
+        whitespace_ = indention_ = false;
       } else {
         const auto& sub = *std::get<std::unique_ptr<Tree>>(node);
         if (sub.items.empty())

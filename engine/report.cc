@@ -13,7 +13,7 @@ void BuiltImages::add(const std::string& image, const std::string& flavour, cons
   Flavour& f = images[image][flavour];
   f.kinds[kind] = name;
   if (!base.empty()) f.bases[kind] = base;
-  for (const auto& [k, v] : metadata) f.metadata[k] = v;
+  for (const auto& [k, v] : metadata) f.metadata[k] = MetaValue{v, false};
 }
 
 std::optional<std::string> BuiltImages::find(const std::string& image, const std::string& flavour,
@@ -43,7 +43,7 @@ std::optional<std::string> BuiltImages::find(const std::string& image, const std
   return k->second;
 }
 
-std::optional<std::string> BuiltImages::metadata(const std::string& image, const std::string& flavour,
+std::optional<MetaValue> BuiltImages::metadata(const std::string& image, const std::string& flavour,
                                                  const std::string& key) const {
   auto img = images.find(image);
   if (img == images.end()) return std::nullopt;
@@ -65,7 +65,9 @@ std::string report_json(const BuiltImages& built, ReportFormat format) {
           kinds[kind] = {{"image_name", ref}};
           if (auto b = f.bases.find(kind); b != f.bases.end()) kinds[kind]["base"] = b->second;
         }
-        fls[name] = {{"kinds", kinds}, {"metadata", f.metadata}};
+        json meta = json::object();
+        for (const auto& [k, v] : f.metadata) meta[k] = v.json_literal ? json::parse(v.text) : json(v.text);
+        fls[name] = {{"kinds", kinds}, {"metadata", meta}};
       } else {
         json kinds = json::object();
         for (const auto& [kind, ref] : f.kinds) kinds[kind] = ref;
@@ -99,8 +101,12 @@ std::optional<BuiltImages> parse_report(std::string_view text, std::string* erro
           f.kinds[kind] = kb["image_name"].get<std::string>();
         }
         if (fb.contains("metadata") && fb["metadata"].is_object())
-          for (const auto& [k, v] : fb["metadata"].items())
-            f.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
+          for (const auto& [k, v] : fb["metadata"].items()) {
+            if (v.is_string())
+              f.metadata[k] = MetaValue{v.get<std::string>(), false};
+            else if (v.is_number() || v.is_boolean() || v.is_null())
+              f.metadata[k] = MetaValue{v.dump(), true};
+          }
       }
     } else if (body.contains("by-flavour") && body["by-flavour"].is_object()) {
       for (const auto& [fl, fb] : body["by-flavour"].items()) {

@@ -18,12 +18,18 @@ std::string strip_registry(const std::string& registry, const std::string& fqin)
 }
 
 std::string values_content(const std::string& registry, const std::string& mw_image, const std::string& web_image,
-                           const std::optional<std::string>& php_version) {
+                           const std::optional<MetaValue>& php_version) {
   pyyaml::Tree t;
   t.child("docker").set("registry", registry);
   t.child("main_app").set("image", strip_registry(registry, mw_image));
   t.child("mw").child("httpd").set("image_tag", strip_registry(registry, web_image));
-  if (php_version) t.child("php").set("version", *php_version);
+  if (php_version) {
+    auto plain = php_version->json_literal ? pyyaml::plain_of_json(php_version->text) : std::nullopt;
+    if (plain)
+      t.child("php").set("version", *plain);
+    else
+      t.child("php").set("version", php_version->text);
+  }
   return pyyaml::dump(t);
 }
 

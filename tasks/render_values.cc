@@ -19,9 +19,9 @@ class RenderValuesTask final : public Task {
     const PlanBuild& web = bc_.plan.builds[static_cast<size_t>(pr.web_build)];
     if (!bc_.pushed[static_cast<size_t>(pr.mw_build)] || !bc_.pushed[static_cast<size_t>(pr.web_build)])
       return TaskOutcome::fail("an image of this release was not pushed");
-    std::optional<std::string> php;
+    std::optional<MetaValue> php;
     for (const auto& [k, v] : mw.metadata)
-      if (k == "php_version") php = v;
+      if (k == "php_version") php = MetaValue{v, false};
     std::string content = values_content(bc_.plan.registry, mw.image_ref(bc_.plan.registry),
                                          web.image_ref(bc_.plan.registry), php);
     std::string file = pr.target.values_file();

@@ -105,3 +105,22 @@ TEST_CASE("dump of special strings") {
   Tree empty;
   CHECK(dump(empty) == "{}\n");
 }
+
+TEST_CASE("numbers, booleans and null from JSON are spelled as yaml.dump spells Python's values") {
+  // Expected spellings printed by PyYAML 6.0 for json.loads(text).
+  const std::pair<const char*, const char*> cases[] = {
+      {"8.1", "8.1"},          {"8", "8"},          {"1e16", "1.0e+16"},        {"1.5e-7", "1.5e-07"},
+      {"1E+20", "1.0e+20"},    {"8.0", "8.0"},      {"-0.0", "-0.0"},           {"1e400", ".inf"},
+      {"100.0", "100.0"},      {"0.0001", "0.0001"}, {"0.00001", "1.0e-05"},     {"true", "true"},
+      {"null", "null"},        {"123456789012345.6", "123456789012345.6"}, {"1234567890123456.7", "1234567890123456.8"},
+      {"2.5e-300", "2.5e-300"}};
+  for (auto [json, yaml] : cases) {
+    auto p = plain_of_json(json);
+    REQUIRE(p);
+    CHECK_MESSAGE(p->text == yaml, json);
+  }
+  CHECK_FALSE(plain_of_json("\"8.1\""));
+  Tree t;
+  t.child("php").set("version", *plain_of_json("8.1"));
+  CHECK(dump(t) == "php:\n  version: 8.1\n");
+}

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -22,15 +23,25 @@ enum class PlainType { str, null, boolean, integer, floating, timestamp, merge, 
 /// For a plain scalar that resolves to bool: its value.
 [[nodiscard]] bool plain_bool_value(std::string_view text);
 
-/// A tree of string mappings, the only shape values files have.
+/// A scalar written as it is (a number, a boolean or null in YAML's own spelling).
+struct Plain {
+  std::string text;
+};
+
+/// A tree of mappings of strings (and a few plain scalars): the shape values files have.
 struct Tree {
-  using Node = std::variant<std::string, std::unique_ptr<Tree>>;
+  using Node = std::variant<std::string, Plain, std::unique_ptr<Tree>>;
   std::map<std::string, Node> items;  ///< std::map sorts keys as Python's sorted() on str does
-                                      ///< for ASCII keys
 
   Tree& child(const std::string& key);
   void set(const std::string& key, std::string value);
+  void set(const std::string& key, Plain value);
 };
+
+/// How `yaml.dump` writes a value that JSON holds as a number, boolean or null (Python's
+/// json.load type, then PyYAML's representer): 8.1, 8, 1.0e+16, true, null, .inf.
+/// Returns nullopt for strings, arrays and objects.
+std::optional<Plain> plain_of_json(std::string_view json_text);
 
 /// Exactly what `yaml.dump(tree)` (PyYAML >= 5.1 defaults) returns for `tree`.
 [[nodiscard]] std::string dump(const Tree& tree);

@@ -18,11 +18,18 @@ namespace flavourgraph {
 
 enum class ReportFormat { v3, v2 };
 
+/// A metadata value: a string, or (from a report another tool wrote) a JSON number, boolean or
+/// null kept in its JSON spelling, so that values files write it as production would.
+struct MetaValue {
+  std::string text;
+  bool json_literal = false;
+};
+
 struct BuiltImages {
   struct Flavour {
     std::map<std::string, std::string> kinds;  ///< kind → full image name
     std::map<std::string, std::string> bases;  ///< kind → the pinned base it was built on (v3 only)
-    std::map<std::string, std::string> metadata;
+    std::map<std::string, MetaValue> metadata;
   };
   std::map<std::string, std::map<std::string, Flavour>> images;  ///< image → flavour
 
@@ -32,7 +39,7 @@ struct BuiltImages {
   /// ("Image flavour '<fl>' not found among built images in [...]", "Image kind ...").
   [[nodiscard]] std::optional<std::string> find(const std::string& image, const std::string& flavour,
                                                 const std::string& kind, std::string* error) const;
-  [[nodiscard]] std::optional<std::string> metadata(const std::string& image, const std::string& flavour,
+  [[nodiscard]] std::optional<MetaValue> metadata(const std::string& image, const std::string& flavour,
                                                     const std::string& key) const;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "flavourgraph/config.h"
+#include "flavourgraph/report.h"
 
 namespace flavourgraph {
 
@@ -20,7 +21,7 @@ std::string strip_registry(const std::string& registry, const std::string& fqin)
 /// The values file content. `mw_image` and `web_image` are full names (registry/repo:tag);
 /// `php` comes from the mediawiki flavour's metadata `php_version`, when it has one.
 std::string values_content(const std::string& registry, const std::string& mw_image, const std::string& web_image,
-                           const std::optional<std::string>& php_version);
+                           const std::optional<MetaValue>& php_version);
 
 /// The commit message for one changed file.
 std::string values_commit_message(const std::string& fq_release_name, const std::string& mw_image_stripped,
