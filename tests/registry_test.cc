@@ -97,7 +97,8 @@ TEST_CASE("push to a registry: skopeo reads every image, copies it back with the
   size_t log_before = reg.log().size();
   auto again = b.build(b.meta("m2.json"));
   REQUIRE(again.status == 0);
-  for (const auto& t : b.metadata("m2.json")["tasks"])
+  json second = b.metadata("m2.json");  // (not a range-for over a temporary's member: it would dangle)
+  for (const auto& t : second["tasks"])
     if (t["kind"] == "push") {
       CHECK(t["bytes_out"] == 0);
       CHECK(t["state"] == "cached");
@@ -127,7 +128,8 @@ TEST_CASE("bases on the push target's registry: layers are mounted, never downlo
   auto r = b.build(b.meta("m.json"));
   INFO(r.err);
   REQUIRE(r.status == 0);
-  for (const auto& t : b.metadata("m.json")["tasks"]) {
+  json meta = b.metadata("m.json");
+  for (const auto& t : meta["tasks"]) {
     if (t["kind"] != "base-pull") continue;
     CHECK(t["bytes_in"].get<uint64_t>() < 2048);  // the config only
     CHECK(t["output"].get<std::string>().find("@sha256:") != std::string::npos);  // pinned
@@ -223,7 +225,8 @@ TEST_CASE("the registry killed in the middle of a push: bounded retries, a clear
       auto inspect = run("skopeo inspect --tls-verify=false " + quote("docker://" + reg.address() + "/" + repo + ":" +
                                                                       tag.get<std::string>()));
       REQUIRE(inspect.status == 0);
-      for (const auto& layer : json::parse(inspect.out)["Layers"]) {
+      json manifest = json::parse(inspect.out);
+      for (const auto& layer : manifest["Layers"]) {
         auto head = run("curl -sfI http://" + reg.address() + "/v2/" + repo + "/blobs/" + layer.get<std::string>());
         CHECK_MESSAGE(head.status == 0, (std::string(repo) + ":" + tag.get<std::string>() + " names a missing blob"));
       }
