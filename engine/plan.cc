@@ -71,14 +71,16 @@ std::vector<uint32_t> Plan::critical_path() const {
   return path;
 }
 
-std::string format_timestamp(int64_t unix_seconds) {
+std::string format_utc(int64_t unix_seconds, const char* format) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d-%H%M%S", &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
+
+std::string format_timestamp(int64_t unix_seconds) { return format_utc(unix_seconds, "%Y-%m-%d-%H%M%S"); }
 
 std::optional<int64_t> parse_timestamp(std::string_view s) {
   if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {

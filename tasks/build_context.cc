@@ -19,14 +19,7 @@ const oci::Layout& BuildContext::base_layout(const std::filesystem::path& dir) {
   return *it->second;
 }
 
-std::string iso_time(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso_time(int64_t unix_seconds) { return format_utc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
 
 PlanRunner::PlanRunner(BuildContext& bc) {
   tasks_.reserve(bc.plan.tasks.size());

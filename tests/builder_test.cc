@@ -244,29 +244,17 @@ TEST_CASE("SIGINT during a real layer build: exit 130, the layer cancelled, no t
     }
     fgtest::write_file(ex.cfg_dir / "app/big.bin", big);
   }
-  std::string cmd = "sh -c " + quote("echo $$; exec " + quote(fgtest::binary()) + " build -c " +
-                                     quote((ex.cfg_dir / "images.yaml").string()) + " -d " +
-                                     quote((ex.cfg_dir / "deployments.yaml").string()) + " --store " +
-                                     quote(ex.store.string()) + " --registry oci:" + quote(ex.registry.string()) +
-                                     " --state-dir " + quote(ex.state.string()) + " --values-dir " +
-                                     quote(ex.values.string()) + " -j 1 --progress json" + ex.meta_arg("m.json") +
-                                     " 2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  REQUIRE(fgets(buf, sizeof buf, p));
-  pid_t pid = std::stoi(buf);
   bool sent = false;
-  while (fgets(buf, sizeof buf, p)) {
-    std::string line(buf);
-    if (!sent && line.find("\"event\":\"start\"") != std::string::npos && line.find("\"kind\":\"layer\"") != std::string::npos) {
-      CHECK(kill(pid, SIGINT) == 0);
-      sent = true;
-    }
-  }
-  int rc = pclose(p);
+  auto r = fgtest::run_watching(
+      quote(fgtest::binary()) + " build -c " + quote((ex.cfg_dir / "images.yaml").string()) + " -d " +
+          quote((ex.cfg_dir / "deployments.yaml").string()) + " --store " + quote(ex.store.string()) +
+          " --registry oci:" + quote(ex.registry.string()) + " --state-dir " + quote(ex.state.string()) +
+          " --values-dir " + quote(ex.values.string()) + " -j 1 --progress json" + ex.meta_arg("m.json"),
+      [&](const std::string& line, int pid) {
+        if (!sent && fgtest::starts_kind(line, "layer")) sent = kill(pid, SIGINT) == 0;
+      });
   REQUIRE(sent);
-  CHECK(WEXITSTATUS(rc) == 130);
+  CHECK(r.status == 130);
   auto meta = ex.metadata("m.json");
   CHECK(meta["interrupted"] == true);
   size_t cancelled = 0;

@@ -108,26 +108,14 @@ TEST_CASE("SIGINT cancels the run: exit 130, every task accounted for") {
   fgtest::TempDir tmp;
   auto meta = (tmp / "meta.json").string();
   // The layer waits 60 s unless interrupted; the test interrupts as soon as it has started.
-  std::string cmd = "sh -c " + quote("echo $$; exec " + fg("build" + example_args() +
-                                                           " --simulate layer=60s --progress json -j 1"
-                                                           " --metadata-file " + quote(meta)) +
-                                     " 2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  REQUIRE(fgets(buf, sizeof buf, p));
-  pid_t pid = std::stoi(buf);
   bool sent = false;
-  while (fgets(buf, sizeof buf, p)) {
-    std::string line(buf);
-    if (!sent && line.find("\"event\":\"start\"") != std::string::npos && line.find("\"kind\":\"layer\"") != std::string::npos) {
-      CHECK(kill(pid, SIGINT) == 0);
-      sent = true;
-    }
-  }
-  int rc = pclose(p);
+  auto r = fgtest::run_watching(fg("build" + example_args() + " --simulate layer=60s --progress json -j 1 --metadata-file " +
+                                   quote(meta)),
+                                [&](const std::string& line, int pid) {
+                                  if (!sent && fgtest::starts_kind(line, "layer")) sent = kill(pid, SIGINT) == 0;
+                                });
   CHECK(sent);
-  CHECK(WEXITSTATUS(rc) == 130);
+  CHECK(r.status == 130);
   auto m = nlohmann::json::parse(fgtest::read_file(meta));
   CHECK(m["interrupted"] == true);
   size_t cancelled = 0;

@@ -184,24 +184,16 @@ TEST_CASE("the registry killed in the middle of a push: bounded retries, a clear
     }
     fgtest::write_file(b.cfg / "app/blob.bin", big);
   }
-  std::string cmd = "sh -c " + quote("echo $$; exec " + b.command("--progress json --retries 3" + b.meta("m.json")) + " 2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[8192];
-  REQUIRE(fgets(buf, sizeof buf, p));
   bool killed = false;
-  std::string output;
-  while (fgets(buf, sizeof buf, p)) {
-    std::string line(buf);
-    output += line;
-    if (!killed && line.find("\"event\":\"start\"") != std::string::npos && line.find("\"kind\":\"push\"") != std::string::npos) {
+  auto r = fgtest::run_watching(b.command("--progress json --retries 3" + b.meta("m.json")), [&](const std::string& line, int) {
+    if (!killed && fgtest::starts_kind(line, "push")) {
       reg.kill_now();
       killed = true;
     }
-  }
-  int rc = pclose(p);
+  });
   REQUIRE(killed);
-  CHECK(WEXITSTATUS(rc) == 1);
+  CHECK(r.status == 1);
+  const std::string& output = r.out;
   CHECK(output.find("gave up after 3 attempt(s)") != std::string::npos);
   CHECK(output.find("failed: push:") != std::string::npos);  // the summary names the image's task
   auto meta = b.metadata("m.json");

@@ -3,6 +3,9 @@
 
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -73,6 +76,38 @@ inline CommandResult run(const std::string& cmd) {
   r.out = read_file(tmp / "out");
   r.err = read_file(tmp / "err");
   return r;
+}
+
+/// Runs `cmd` (its stdout and stderr together) and calls `on_line` for each output line with
+/// the command's pid, so a test can act on an event (send a signal, kill a server) when it is
+/// printed, never after a sleep. Returns the exit status and all the output.
+template <class F>
+CommandResult run_watching(const std::string& cmd, F on_line) {
+  std::string wrapped = "sh -c " + quote("echo $$; exec " + cmd + " 2>&1");
+  CommandResult r;
+  FILE* p = popen(wrapped.c_str(), "r");
+  if (!p) return r;
+  char buf[8192];
+  int pid = fgets(buf, sizeof buf, p) ? std::atoi(buf) : 0;
+  if (pid <= 1) {  // never hand a test a pid that would signal a process group or init
+    pclose(p);
+    r.status = -1;
+    return r;
+  }
+  while (fgets(buf, sizeof buf, p)) {
+    std::string line(buf);
+    r.out += line;
+    on_line(line, pid);
+  }
+  int rc = pclose(p);
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  return r;
+}
+
+/// True for a JSON progress line of a task of `kind` starting.
+inline bool starts_kind(const std::string& line, const std::string& kind) {
+  return line.find("\"event\":\"start\"") != std::string::npos &&
+         line.find("\"kind\":\"" + kind + "\"") != std::string::npos;
 }
 
 inline bool have_tool(const std::string& name) {
