@@ -68,6 +68,14 @@ bool is_helm_release_name(std::string_view s) {
   return true;
 }
 
+const ReleaseSpec* DeploymentsFile::find_release(std::string_view ns, std::string_view release) const {
+  for (const auto& n : namespaces)
+    if (n.name == ns)
+      for (const auto& r : n.releases)
+        if (r.name == release) return &r;
+  return nullptr;
+}
+
 std::string ReleaseTarget::id() const {
   std::string out = ns->name + "/" + release->name;
   if (!cluster.empty()) out += "@" + cluster;

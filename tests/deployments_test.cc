@@ -18,14 +18,6 @@ std::vector<std::string> ids_in_stage(const std::vector<ReleaseTarget>& targets,
   return out;
 }
 
-const ReleaseSpec* find_release(const DeploymentsFile& d, const std::string& ns, const std::string& rel) {
-  for (const auto& n : d.namespaces)
-    if (n.name == ns)
-      for (const auto& r : n.releases)
-        if (r.name == rel) return &r;
-  return nullptr;
-}
-
 }  // namespace
 
 TEST_CASE("the scap-tests fixture gives the expected stages") {
@@ -38,13 +30,13 @@ TEST_CASE("the scap-tests fixture gives the expected stages") {
         std::vector<std::string>{"api2/canary", "api3/canary"});
   CHECK(ids_in_stage(targets, Stage::production) ==
         std::vector<std::string>{"api1/main", "api2/main", "api3/main", "api3/migration"});
-  const auto* mig = find_release(d, "api3", "migration");
+  const auto* mig = d.find_release("api3", "migration");
   REQUIRE(mig);
   CHECK(mig->mw_flavour == "exciting-new-mediawiki");
   CHECK(mig->web_flavour == "exciting-new-webserver");
   CHECK(mig->mw_kind == "image");
   // debug: true defaults the kind to debug-image and the stage to testservers.
-  const auto* test = find_release(d, "test", "main");
+  const auto* test = d.find_release("test", "main");
   REQUIRE(test);
   CHECK(test->mw_kind == "debug-image");
   CHECK(test->stage == Stage::testservers);
@@ -68,10 +60,10 @@ TEST_CASE("the mapping-form fixture: scopes, clusters, kinds, deploy: false, 18 
   CHECK(std::count(files.begin(), files.end(), "mw-cron-main-eqiad.yaml") == 1);
   CHECK(std::count(files.begin(), files.end(), "mw-cron-main-codfw.yaml") == 0);
   CHECK(std::count(files.begin(), files.end(), "dumps-production-eqiad.yaml") == 1);
-  const auto* next = find_release(d, "mw-debug", "next");
+  const auto* next = d.find_release("mw-debug", "next");
   CHECK(next->mw_kind == "debug-image");
   CHECK(next->mw_flavour == "publish-81");
-  const auto* dumps = find_release(d, "dumps", "production");
+  const auto* dumps = d.find_release("dumps", "production");
   CHECK(dumps->mw_kind == "cli-image");
   CHECK_FALSE(dumps->deploy);
   for (const auto& ns : d.namespaces) {
@@ -80,8 +72,8 @@ TEST_CASE("the mapping-form fixture: scopes, clusters, kinds, deploy: false, 18 
     if (ns.name == "dumps") CHECK(ns.dir == "dse-k8s-services");
   }
   // mw-web/next overrides the namespace flavour.
-  CHECK(find_release(d, "mw-web", "next")->mw_flavour == "publish");
-  CHECK(find_release(d, "mw-web", "main")->mw_flavour == "publish-81");
+  CHECK(d.find_release("mw-web", "next")->mw_flavour == "publish");
+  CHECK(d.find_release("mw-web", "main")->mw_flavour == "publish-81");
 }
 
 TEST_CASE("the 2024 fixture without clusters gives <ns>-<release>.yaml names") {
@@ -91,8 +83,8 @@ TEST_CASE("the 2024 fixture without clusters gives <ns>-<release>.yaml names") {
   auto targets = expand_targets(d, {}, diags);
   CHECK(targets.size() == 16);
   CHECK(targets.front().values_file() == "mw-debug-pinkunicorn.yaml");
-  CHECK(find_release(d, "mw-misc", "main")->stage == Stage::testservers);
-  CHECK(find_release(d, "mw-web", "canary")->stage == Stage::canaries);
+  CHECK(d.find_release("mw-misc", "main")->stage == Stage::testservers);
+  CHECK(d.find_release("mw-web", "canary")->stage == Stage::canaries);
 }
 
 TEST_CASE("a canaries release in a debug namespace is dropped with a warning") {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 
 #include "flavourgraph/plan.h"
@@ -148,6 +149,57 @@ TEST_CASE("a selection keeps the chosen tasks and their ancestors only") {
   nobody.releases = {"mw-web/nope"};
   f.plan(nobody);
   CHECK(f.diags.mentions("--release: 'mw-web/nope' matches no release"));
+}
+
+TEST_CASE("a 2025-format file: one render task per release and cluster, only the builds it needs") {
+  // 12 namespaces, 27 releases: mw_kind, explicit stages, deploy: false, dir, clusters.
+  Fixture f(fgtest::source_dir() + "/tests/data/deployments-2025.yaml");
+  size_t releases = 0, namespaces = f.dep->namespaces.size();
+  for (const auto& ns : f.dep->namespaces) releases += ns.releases.size();
+  CHECK(namespaces == 12);
+  CHECK(releases == 27);
+  Plan p = f.plan();
+  REQUIRE_FALSE(f.diags.has_errors());
+
+  // Every (release, cluster) renders exactly once: 23 releases on both clusters, 4 on eqiad.
+  auto renders = ids_of(p, TaskKind::render_values);
+  CHECK(renders.size() == 50);
+  CHECK(std::set<std::string>(renders.begin(), renders.end()).size() == renders.size());
+  std::map<std::string, std::set<std::string>> clusters_of;  // ns/release -> clusters rendered
+  for (const auto& r : p.releases) clusters_of[r.target.ns->name + "/" + r.target.release->name].insert(r.target.cluster);
+  CHECK(clusters_of.size() == 27);
+  for (const auto& [id, cl] : clusters_of) {
+    bool eqiad_only = id.starts_with("mw-wikifunctions/") || id.starts_with("mw-cron/") || id.starts_with("dumps/");
+    CHECK_MESSAGE(cl == (eqiad_only ? std::set<std::string>{"eqiad"} : std::set<std::string>{"eqiad", "codfw"}), id);
+  }
+  CHECK(has(p, "render-values:dumps/production@eqiad"));
+  CHECK(has(p, "render-values:mw-script/main@codfw"));  // deploy: false still gets its values
+
+  // One build per needed (image, flavour, kind), plus the from: parent of publish-81 debug-image.
+  auto builds = ids_of(p, TaskKind::build);
+  CHECK(std::set<std::string>(builds.begin(), builds.end()) ==
+        std::set<std::string>{"build:mediawiki:publish:image", "build:mediawiki:publish:cli-image",
+                              "build:mediawiki:publish-81:image", "build:mediawiki:publish-81:debug-image",
+                              "build:webserver:webserver:image"});
+  CHECK(builds.size() == 5);
+  CHECK_FALSE(has(p, "push:mediawiki:publish-81:image"));  // the parent is built, not published
+  CHECK(ids_of(p, TaskKind::push).size() == 4);
+
+  // One base-pull per distinct base.
+  auto bases = ids_of(p, TaskKind::base_pull);
+  CHECK(std::set<std::string>(bases.begin(), bases.end()) ==
+        std::set<std::string>{"base-pull:oci:bases:php7.4-fpm-multiversion-base", "base-pull:oci:bases:php7.4-cli",
+                              "base-pull:oci:bases:php8.1-fpm-multiversion-base", "base-pull:oci:bases:httpd"});
+  CHECK(bases.size() == 4);
+
+  // Kinds and stages as written.
+  const auto* maint = f.dep->find_release("mw-cron", "maintenance");
+  REQUIRE(maint);
+  CHECK(maint->mw_kind == "cli-image");
+  CHECK_FALSE(maint->deploy);
+  CHECK(f.dep->find_release("mw-misc", "staging")->stage == Stage::testservers);
+  CHECK(f.dep->find_release("mw-web", "canary")->stage == Stage::canaries);
+  CHECK(f.dep->find_release("mw-web", "next")->stage == Stage::production);
 }
 
 TEST_CASE("--scope keeps one scope's releases; an unknown scope is an error") {

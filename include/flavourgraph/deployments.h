@@ -53,6 +53,9 @@ struct NamespaceSpec {
 struct DeploymentsFile {
   std::filesystem::path file;
   std::vector<NamespaceSpec> namespaces;
+
+  /// The release `release` of the first entry of namespace `ns`, or null.
+  [[nodiscard]] const ReleaseSpec* find_release(std::string_view ns, std::string_view release) const;
 };
 
 /// One values file to render: a release in one cluster (cluster "" when none is configured).
