@@ -82,6 +82,9 @@ TEST_CASE("the 2024 fixture without clusters gives <ns>-<release>.yaml names") {
   REQUIRE_FALSE(diags.has_errors());
   auto targets = expand_targets(d, {}, diags);
   CHECK(targets.size() == 16);
+  CHECK(ids_in_stage(targets, Stage::testservers).size() == 3);
+  CHECK(ids_in_stage(targets, Stage::canaries).size() == 5);
+  CHECK(ids_in_stage(targets, Stage::production).size() == 8);
   CHECK(targets.front().values_file() == "mw-debug-pinkunicorn.yaml");
   CHECK(d.find_release("mw-misc", "main")->stage == Stage::testservers);
   CHECK(d.find_release("mw-web", "canary")->stage == Stage::canaries);
