@@ -47,8 +47,7 @@ int main(int argc, char** argv) {
              "bound s", "critical s", "cpu/io s", "ratio");
   for (const auto& s : sizes) {
     auto cfg_text = fgbench::generate_config(s.flavours, s.kinds, s.releases);
-    write_file_atomic(dir / "images.yaml", cfg_text.images_yaml);
-    write_file_atomic(dir / "deployments.yaml", cfg_text.deployments_yaml);
+    fgbench::write_config(dir, cfg_text);
     Diagnostics diags;
     auto cfg = std::make_shared<ImagesConfig>(load_images_config(dir / "images.yaml", diags));
     auto dep = std::make_shared<DeploymentsFile>(load_deployments(dir / "deployments.yaml", diags));

@@ -2,9 +2,6 @@
 // Writes DIR/images.yaml and DIR/deployments.yaml for fan-out benchmarks.
 #include <CLI/CLI.hpp>
 
-#include <filesystem>
-
-#include "flavourgraph/fs_util.h"
 #include "gen_config.h"
 
 int main(int argc, char** argv) {
@@ -17,9 +14,12 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output directory")->required();
   CLI11_PARSE(app, argc, argv);
   auto cfg = fgbench::generate_config(flavours, kinds, releases);
-  std::filesystem::create_directories(out);
-  flavourgraph::write_file_atomic(std::filesystem::path(out) / "images.yaml", cfg.images_yaml);
-  flavourgraph::write_file_atomic(std::filesystem::path(out) / "deployments.yaml", cfg.deployments_yaml);
+  try {
+    fgbench::write_config(out, cfg);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "gen-config: cannot write {}: {}\n", out, e.what());
+    return 1;
+  }
   fmt::print("wrote {0}/images.yaml and {0}/deployments.yaml\n", out);
   return 0;
 }

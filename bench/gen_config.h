@@ -5,7 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <string>
+
+#include "flavourgraph/fs_util.h"
 
 namespace fgbench {
 
@@ -47,6 +50,13 @@ inline GeneratedConfig generate_config(unsigned flavours, unsigned kinds, unsign
     if (r % 7 == 3) d += "      stage: canaries\n";
   }
   return out;
+}
+
+/// Writes DIR/images.yaml and DIR/deployments.yaml (creating DIR).
+inline void write_config(const std::filesystem::path& dir, const GeneratedConfig& cfg) {
+  std::filesystem::create_directories(dir);
+  flavourgraph::write_file_atomic(dir / "images.yaml", cfg.images_yaml);
+  flavourgraph::write_file_atomic(dir / "deployments.yaml", cfg.deployments_yaml);
 }
 
 }  // namespace fgbench

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include "flavourgraph/fs_util.h"
 #include "flavourgraph/plan.h"
 #include "gen_config.h"
 
@@ -39,10 +38,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   auto dir = std::filesystem::temp_directory_path() / ("fg-plan-bench-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
   auto text = fgbench::generate_config(flavours, kinds, releases);
-  write_file_atomic(dir / "images.yaml", text.images_yaml);
-  write_file_atomic(dir / "deployments.yaml", text.deployments_yaml);
+  fgbench::write_config(dir, text);
 
   std::vector<double> t_images, t_deployments, t_expand, t_total;
   size_t tasks = 0, builds = 0, renders = 0;

@@ -182,18 +182,6 @@ TEST_CASE("a failure skips everything downstream, naming the failed dependency")
 
 namespace {
 
-/// `fail` and `slow` start together; `slow` ends only after `fail` has been recorded as failed;
-/// `after` depends on `slow` alone, and `child` on `fail`.
-struct PolicyCase {
-  ExecGraph g;
-  PolicyCase() {
-    g.tasks = {{"fail", "k", Pool::cpu, {}, 1},
-               {"slow", "k", Pool::cpu, {}, 1},
-               {"after", "k", Pool::cpu, {1}, 1},
-               {"child", "k", Pool::io, {0}, 1}};
-  }
-};
-
 class PolicyRunner : public TaskRunner {
  public:
   Latch slow_started, failed;
@@ -210,19 +198,35 @@ class PolicyRunner : public TaskRunner {
   }
 };
 
+/// `fail` and `slow` start together; `slow` ends only after `fail` has been recorded as failed;
+/// `after` depends on `slow` alone, and `child` on `fail`.
+struct PolicyCase {
+  ExecGraph g;
+  PolicyCase() {
+    g.tasks = {{"fail", "k", Pool::cpu, {}, 1},
+               {"slow", "k", Pool::cpu, {}, 1},
+               {"after", "k", Pool::cpu, {1}, 1},
+               {"child", "k", Pool::io, {0}, 1}};
+  }
+
+  RunResult run(bool keep_going) {
+    PolicyRunner runner;
+    Recorder rec;
+    rec.on_finish = [&](const TaskEvent& e) {
+      if (e.index == 0) runner.failed.open();
+    };
+    CancelSource cancel;
+    ExecOptions opts;
+    opts.jobs = 2;
+    opts.keep_going = keep_going;
+    return execute(g, runner, rec, opts, cancel);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("fail-fast starts no new task after a failure; running ones finish") {
-  PolicyCase pc;
-  PolicyRunner runner;
-  Recorder rec;
-  rec.on_finish = [&](const TaskEvent& e) {
-    if (e.index == 0) runner.failed.open();
-  };
-  CancelSource cancel;
-  ExecOptions opts;
-  opts.jobs = 2;
-  RunResult r = execute(pc.g, runner, rec, opts, cancel);
+  RunResult r = PolicyCase().run(/*keep_going=*/false);
   CHECK(r.records[0].state == TaskState::failed);
   CHECK(r.records[1].state == TaskState::done);       // was running: allowed to finish
   CHECK(r.records[2].state == TaskState::cancelled);  // independent, but not started
@@ -231,17 +235,7 @@ TEST_CASE("fail-fast starts no new task after a failure; running ones finish") {
 }
 
 TEST_CASE("keep-going runs everything not downstream of a failure") {
-  PolicyCase pc;
-  PolicyRunner runner;
-  Recorder rec;
-  rec.on_finish = [&](const TaskEvent& e) {
-    if (e.index == 0) runner.failed.open();
-  };
-  CancelSource cancel;
-  ExecOptions opts;
-  opts.jobs = 2;
-  opts.keep_going = true;
-  RunResult r = execute(pc.g, runner, rec, opts, cancel);
+  RunResult r = PolicyCase().run(/*keep_going=*/true);
   CHECK(r.records[0].state == TaskState::failed);
   CHECK(r.records[1].state == TaskState::done);
   CHECK(r.records[2].state == TaskState::done);
