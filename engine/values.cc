@@ -2,7 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "flavourgraph/fs_util.h"
@@ -46,6 +52,32 @@ ValuesDir::ValuesDir(std::filesystem::path dir, bool git) : dir_(std::move(dir))
   git_ = r.status == 0 && r.out.rfind("true", 0) == 0;
 }
 
+ValuesDir::~ValuesDir() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void ValuesDir::lock() {
+  if (lock_fd_ >= 0) return;
+  int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", dir_.string(), std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw std::runtime_error(fmt::format("the values directory {} is in use by another flavourgraph run; wait for it "
+                                         "to end",
+                                         dir_.string()));
+  }
+  lock_fd_ = fd;
+}
+
+std::optional<std::string> ValuesDir::detached_head() const {
+  if (!git_) return std::nullopt;
+  auto branch = run_process({"git", "-C", dir_.string(), "symbolic-ref", "-q", "HEAD"});
+  if (branch.status == 0) return std::nullopt;
+  auto head = run_process({"git", "-C", dir_.string(), "rev-parse", "--short", "HEAD"});
+  std::string at = head.status == 0 ? head.out.substr(0, head.out.find('\n')) : "an unborn commit";
+  return fmt::format("HEAD is detached at {}", at);
+}
+
 bool ValuesDir::write(const std::string& file_name, const std::string& content) const {
   auto path = dir_ / file_name;
   if (file_has_content(path, content)) return false;
@@ -53,19 +85,58 @@ bool ValuesDir::write(const std::string& file_name, const std::string& content) 
   return true;
 }
 
+namespace {
+
+/// One entry of `git status --porcelain=v1 -z`: the two status letters and the path.
+struct GitStatusEntry {
+  char index = ' ';
+  char worktree = ' ';
+  std::string path;
+};
+
+std::vector<GitStatusEntry> parse_git_status(const std::string& out) {
+  std::vector<GitStatusEntry> entries;
+  size_t pos = 0;
+  while (pos + 3 <= out.size()) {
+    size_t end = out.find('\0', pos);
+    if (end == std::string::npos) end = out.size();
+    std::string rec = out.substr(pos, end - pos);
+    pos = end + 1;
+    if (rec.size() < 4) continue;
+    GitStatusEntry e{rec[0], rec[1], rec.substr(3)};
+    // A rename or copy is followed by the path it came from, as a record of its own.
+    if (e.index == 'R' || e.index == 'C') {
+      size_t from_end = out.find('\0', pos);
+      pos = from_end == std::string::npos ? out.size() : from_end + 1;
+    }
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+}  // namespace
+
 bool ValuesDir::commit(const std::string& file_name, const std::string& message) const {
   if (!git_) return false;
-  auto status = run_process({"git", "-C", dir_.string(), "status", "--porcelain", "--", file_name});
+  // Every status git reports is handled: a file that differs from HEAD in any way (modified,
+  // type changed (a symbolic link replaced by the file), added, deleted, renamed, copied,
+  // untracked) is added and committed; a file git ignores or in a merge conflict is an error.
+  auto status = run_process(
+      {"git", "-C", dir_.string(), "status", "--porcelain=v1", "-z", "--ignored=matching", "--", file_name});
   if (status.status != 0)
     throw std::runtime_error(fmt::format("git status in {} failed: {}", dir_.string(), status.err));
   bool changed = false;
-  for (size_t pos = 0; pos < status.out.size();) {
-    size_t nl = status.out.find('\n', pos);
-    std::string line = status.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    if (line.size() >= 2 && (line[1] == 'M' || line.rfind("??", 0) == 0 || line[0] == 'M' || line[0] == 'A'))
-      changed = true;
-    if (nl == std::string::npos) break;
-    pos = nl + 1;
+  for (const auto& e : parse_git_status(status.out)) {
+    std::string code{e.index, e.worktree};
+    if (code == "!!")
+      throw std::runtime_error(fmt::format("{} is ignored by git (a .gitignore rule matches it): it was written but not "
+                                           "committed; remove the rule",
+                                           (dir_ / file_name).string()));
+    if (e.index == 'U' || e.worktree == 'U' || code == "AA" || code == "DD")
+      throw std::runtime_error(fmt::format("{} has an unresolved merge conflict in git: it was written but not "
+                                           "committed; resolve the conflict first",
+                                           (dir_ / file_name).string()));
+    changed = true;
   }
   if (!changed) return false;
   auto add = run_process({"git", "-C", dir_.string(), "add", "--", file_name});

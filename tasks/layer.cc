@@ -33,8 +33,10 @@ class LayerTask final : public Task {
     };
     if (!bc_.options.no_cache) {
       // A walk that stores nothing decides whether the layer is cached.
-      std::string key = key_of(oci::tree_hash(spec.source_path, filter, &ctx.cancel()));
+      std::vector<std::string> sockets;
+      std::string key = key_of(oci::tree_hash(spec.source_path, filter, &ctx.cancel(), &sockets));
       if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
+      warn_sockets(ctx, sockets);
       if (auto cached = read_entry(bc_.cache_dir() / "layers" / (key + ".json"))) {
         bc_.layers[layer_] = LayerData{*cached};
         return {TaskState::cached, {}, cached->blob.digest.str()};
@@ -42,6 +44,7 @@ class LayerTask final : public Task {
     }
     oci::TreeListing listing = oci::walk_tree(spec.source_path, filter, &ctx.cancel());
     if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
+    if (bc_.options.no_cache) warn_sockets(ctx, listing.skipped);
     // Recorded under the key of the listing the layer is made from, so that a tree that changed
     // since the first walk cannot leave a wrong entry behind.
     std::string key = key_of(oci::tree_hash(listing));
@@ -62,6 +65,15 @@ class LayerTask final : public Task {
   }
 
  private:
+  /// Sockets cannot be archived: the layer leaves them out, and says so.
+  void warn_sockets(TaskContext& ctx, const std::vector<std::string>& sockets) const {
+    if (sockets.empty()) return;
+    const PlanLayer& pl = bc_.plan.layers[layer_];
+    std::vector<std::string> shown(sockets.begin(), sockets.begin() + static_cast<long>(std::min<size_t>(sockets.size(), 5)));
+    ctx.warn(fmt::format("{} socket(s) in {} left out of the layer (a socket cannot be archived): {}{}", sockets.size(),
+                         pl.spec.source_path.string(), fmt::join(shown, ", "), sockets.size() > shown.size() ? ", ..." : ""));
+  }
+
   /// A cache entry is used only when its blob is still in the store.
   std::optional<oci::LayerBlob> read_entry(const std::filesystem::path& p) const {
     std::error_code ec;

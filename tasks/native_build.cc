@@ -49,7 +49,17 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
       im.bc->target_layout = oci::Layout::open(target->dir, true);
       im.bc->target_layout->lock();
     }
-    if (!plan.releases.empty()) im.bc->values = std::make_unique<ValuesDir>(s.values_dir, s.values_git);
+    if (!plan.releases.empty()) {
+      im.bc->values = std::make_unique<ValuesDir>(s.values_dir, s.values_git);
+      im.bc->values->lock();
+      if (auto detached = im.bc->values->detached_head(); detached && !s.allow_detached) {
+        diags.error({}, "--values-dir",
+                    fmt::format("{}: {}; commits there would belong to no branch. Check out a branch, or pass "
+                                "--allow-detached",
+                                s.values_dir.string(), *detached));
+        return nullptr;  // the configuration's fault: exit 2, nothing written
+      }
+    }
     // Temp files a run killed at once (a second signal, a crash) left; the store is ours now.
     for (const auto& dir : {s.state_dir, s.values_dir, im.bc->cache_dir() / "layers"}) remove_stale_temp_files(dir);
     RegistrySettings rs;
@@ -113,5 +123,7 @@ std::vector<RenderedRelease> NativeBuild::rendered(const RunResult& result) cons
 }
 
 const ValuesDir& NativeBuild::values() const { return *impl_->bc->values; }
+
+bool NativeBuild::values_are_git() const { return impl_->bc->values && impl_->bc->values->is_git(); }
 
 }  // namespace flavourgraph

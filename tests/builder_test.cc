@@ -11,6 +11,7 @@
 #include <set>
 
 #include "flavourgraph/oci/layout.h"
+#include "example.h"
 #include "test_util.h"
 
 using fgtest::quote;
@@ -18,33 +19,9 @@ using fgtest::run;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+using fgtest::Example;
+
 namespace {
-
-/// A copy of the example with its own app tree, so that tests may change files.
-struct Example {
-  fgtest::TempDir tmp;
-  fs::path cfg_dir, store, registry, values, state;
-
-  Example() {
-    cfg_dir = tmp / "cfg";
-    fs::copy(fgtest::source_dir() + "/configs/example", cfg_dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-    store = tmp / "store";
-    registry = tmp / "registry";
-    values = tmp / "values";
-    state = tmp / "state";
-  }
-
-  fgtest::CommandResult build(const std::string& extra = "", const std::string& env = "") const {
-    return run(env + " " + quote(fgtest::binary()) + " build -c " + quote((cfg_dir / "images.yaml").string()) +
-               " -d " + quote((cfg_dir / "deployments.yaml").string()) + " --store " + quote(store.string()) +
-               " --state-dir " + quote(state.string()) + " --values-dir " + quote(values.string()) +
-               " --registry oci:" + quote(registry.string()) + " --timestamp 2024-10-29-190315 --progress plain " +
-               extra);
-  }
-
-  json metadata(const std::string& file) const { return json::parse(fgtest::read_file(tmp / file)); }
-  std::string meta_arg(const std::string& file) const { return " --metadata-file " + quote((tmp / file).string()); }
-};
 
 std::map<std::string, std::string> states(const json& meta) {
   std::map<std::string, std::string> out;

@@ -25,6 +25,7 @@ struct ExecArgs {
   bool no_cache = false;
   std::string report_format = "v3";
   bool prune = false;
+  bool allow_detached = false;
   bool values_dir_given = false;
   std::vector<std::string> insecure_registries;
   std::string ca_bundle;

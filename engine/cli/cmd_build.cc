@@ -60,6 +60,9 @@ void add_exec_options(CLI::App& cmd, ExecArgs& args) {
       ->check(CLI::IsMember({"v3", "v2"}))
       ->default_val("v3");
   cmd.add_flag("--prune", args.prune, "remove values files that no configured release writes (default: list them)");
+  cmd.add_flag("--allow-detached", args.allow_detached,
+               "commit values even when the values directory's git HEAD is detached (the commits then belong "
+               "to no branch; refused by default)");
   cmd.add_option("--insecure-registry", args.insecure_registries,
                  "speak plain HTTP to this registry (repeatable; also 'insecure_registries' in images.yaml); "
                  "TLS is verified everywhere else")
@@ -98,16 +101,33 @@ void print_summary(const ExecGraph& g, const RunResult& r) {
 namespace {
 
 /// After a real run: report.json, git commits of values (stage by stage), stale values files.
+/// Each step is tried whatever happened to the one before; on errors, the summary says what
+/// was written and what was not.
 int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, const ExecArgs& args) {
   Diagnostics diags;
+  bool report_written = false;
   try {
     std::filesystem::create_directories(args.state_dir);
     auto built = nb.built_images(result);
     write_file_atomic(std::filesystem::path(args.state_dir) / "report.json",
                       report_json(built, args.report_format == "v2" ? ReportFormat::v2 : ReportFormat::v3));
-    if (!plan.releases.empty() && !result.interrupted) {
-      size_t commits = commit_values(nb.values(), nb.rendered(result));
+    report_written = true;
+  } catch (const std::exception& e) {
+    diags.error({}, "report.json", e.what());
+  }
+  size_t values_written = 0, commits = 0;
+  bool values_step = !plan.releases.empty() && !result.interrupted;
+  if (!plan.releases.empty())
+    for (const auto& r : plan.releases)
+      values_written += result.records[static_cast<size_t>(r.task)].state == TaskState::done;
+  if (values_step) {
+    try {
+      commits = commit_values(nb.values(), nb.rendered(result));
       if (commits) fmt::print(stderr, "flavourgraph: {} values file(s) committed in {}\n", commits, nb.values().dir().string());
+    } catch (const std::exception& e) {
+      diags.error({}, "values", e.what());
+    }
+    try {
       std::set<std::string> configured;
       if (plan.deployments) {
         Diagnostics ignored;
@@ -115,11 +135,13 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
         for (const auto& t : expand_targets(*plan.deployments, clusters, ignored)) configured.insert(t.values_file());
       }
       stale_values(nb.values(), configured, args.prune, diags);
+    } catch (const std::exception& e) {
+      diags.error({}, "values", e.what());
     }
-  } catch (const std::exception& e) {
-    diags.error({}, "", e.what());
   }
-  print_diagnostics(diags);
+  std::string outcome = fmt::format("report.json {}; {} values file(s) written{}", report_written ? "written" : "NOT written",
+                                    values_written, nb.values_are_git() ? fmt::format(", {} committed", commits) : "");
+  print_diagnostics(diags, outcome);
   return diags.has_errors() ? kExitTaskFailed : kExitOk;
 }
 
@@ -175,6 +197,7 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     settings.insecure_registries = args.insecure_registries;
     settings.ca_bundle = args.ca_bundle;
     settings.retries = args.retries;
+    settings.allow_detached = args.allow_detached;
     bool environment = false;
     native = NativeBuild::prepare(plan, settings, cancel, diags, &environment);
     if (!native) {

@@ -30,6 +30,8 @@ void add_render_options(CLI::App& cmd, RenderArgs& a) {
   cmd.add_option("--clusters", a.clusters, "default cluster list for namespaces without 'clusters' (e.g. eqiad,codfw)")
       ->type_name("A,B");
   cmd.add_flag("--prune", a.prune, "remove values files that no configured release writes (default: list them)");
+  cmd.add_flag("--allow-detached", a.allow_detached,
+               "commit even when the values directory's git HEAD is detached (refused by default)");
 }
 
 int run_render(const RenderArgs& a) {
@@ -95,20 +97,36 @@ int run_render(const RenderArgs& a) {
 
   size_t written = 0, commits = 0;
   std::vector<RenderedRelease> rendered;
+  std::unique_ptr<ValuesDir> dir;
   try {
-    ValuesDir dir(a.values_dir, true);
+    dir = std::make_unique<ValuesDir>(a.values_dir, true);
+    dir->lock();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "flavourgraph: error: {}\nflavourgraph: nothing was written\n", e.what());
+    return kExitTaskFailed;
+  }
+  if (auto detached = dir->detached_head(); detached && !a.allow_detached) {
+    diags.error({}, "--values-dir",
+                fmt::format("{}: {}; commits there would belong to no branch. Check out a branch, or pass "
+                            "--allow-detached",
+                            a.values_dir, *detached));
+    print_diagnostics(diags);
+    return kExitUsage;
+  }
+  try {
     for (const auto& p : planned) {
-      written += dir.write(p.target->values_file(), p.content);
+      written += dir->write(p.target->values_file(), p.content);
       rendered.push_back({p.target, p.mw, p.web});
     }
-    commits = commit_values(dir, rendered);
+    commits = commit_values(*dir, rendered);
     std::set<std::string> configured;
     for (const auto& t : all) configured.insert(t.values_file());
-    stale_values(dir, configured, a.prune, diags);
+    stale_values(*dir, configured, a.prune, diags);
   } catch (const std::exception& e) {
     diags.error({}, "", e.what());
   }
-  print_diagnostics(diags);
+  print_diagnostics(diags, fmt::format("{} values file(s) written{}", written,
+                                       dir->is_git() ? fmt::format(", {} committed", commits) : ""));
   if (diags.has_errors()) return kExitTaskFailed;
   fmt::print(stderr, "flavourgraph: {} values file(s): {} written, {} unchanged; {} commit(s)\n", planned.size(),
              written, planned.size() - written, commits);

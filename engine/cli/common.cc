@@ -60,13 +60,12 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-void print_diagnostics(const Diagnostics& d) {
+void print_diagnostics(const Diagnostics& d, std::string_view outcome) {
   for (const auto& item : d.items())
     if (item.severity == Severity::warning) fmt::print(stderr, "{}\n", item.str());
   for (const auto& item : d.items())
     if (item.severity == Severity::error) fmt::print(stderr, "error: {}\n", item.str());
-  if (d.has_errors())
-    fmt::print(stderr, "flavourgraph: {} error(s); nothing was written\n", d.error_count());
+  if (d.has_errors()) fmt::print(stderr, "flavourgraph: {} error(s); {}\n", d.error_count(), outcome);
 }
 
 std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,

@@ -50,8 +50,9 @@ struct Loaded {
 std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
                                       const char* source_date_epoch);
 
-/// Prints diagnostics, errors last, with a count line when there are errors.
-void print_diagnostics(const Diagnostics& d);
+/// Prints diagnostics, errors last, with a count line when there are errors that ends with
+/// `outcome`: what the errors left written (before any work: "nothing was written").
+void print_diagnostics(const Diagnostics& d, std::string_view outcome = "nothing was written");
 
 /// Splits "a,b c" into names.
 std::vector<std::string> split_list(const std::string& s);

@@ -16,6 +16,7 @@ struct RenderArgs {
   std::string scope;
   std::string clusters;
   bool prune = false;
+  bool allow_detached = false;
 };
 
 void add_render_options(CLI::App& cmd, RenderArgs& args);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,12 +41,24 @@ class TaskContext {
   void add_bytes_out(uint64_t n) { bytes_out_.fetch_add(n, std::memory_order_relaxed); }
   [[nodiscard]] uint64_t bytes_in() const { return bytes_in_.load(); }
   [[nodiscard]] uint64_t bytes_out() const { return bytes_out_.load(); }
+  /// Something the user should know that does not fail the task (e.g. a file left out). The
+  /// executor prints it, naming the task, and keeps it in the task's record.
+  void warn(std::string message) {
+    std::lock_guard lock(warnings_mutex_);
+    warnings_.push_back(std::move(message));
+  }
+  [[nodiscard]] std::vector<std::string> take_warnings() {
+    std::lock_guard lock(warnings_mutex_);
+    return std::move(warnings_);
+  }
 
  private:
   const CancelSource& cancel_;
   int lane_;
   std::atomic<uint64_t> bytes_in_{0};
   std::atomic<uint64_t> bytes_out_{0};
+  std::mutex warnings_mutex_;
+  std::vector<std::string> warnings_;
 };
 
 struct TaskOutcome {
@@ -79,6 +92,7 @@ struct TaskRecord {
   int lane = -1;
   std::string error;
   std::string output;
+  std::vector<std::string> warnings;
 };
 
 struct RunResult {

@@ -27,6 +27,7 @@ struct BuildSettings {
   std::vector<std::string> insecure_registries;  ///< hosts spoken to over plain HTTP
   std::string ca_bundle;                         ///< extra CA certificates for TLS
   int retries = 5;                               ///< attempts per registry request
+  bool allow_detached = false;                   ///< commit values onto a detached git HEAD
 };
 
 class BuildContext;
@@ -48,6 +49,8 @@ class NativeBuild {
   /// The releases whose values a run rendered (done or unchanged), in plan order.
   [[nodiscard]] std::vector<RenderedRelease> rendered(const RunResult& result) const;
   [[nodiscard]] const ValuesDir& values() const;
+  /// True when the run writes values into a git work tree (and commits them).
+  [[nodiscard]] bool values_are_git() const;
 
  private:
   NativeBuild() = default;

@@ -33,6 +33,17 @@ class ValuesDir {
   /// `git`: commit when the directory is in a git work tree. Off for the default directory,
   /// so that a run from inside some checkout never commits into it unasked.
   ValuesDir(std::filesystem::path dir, bool git);
+  ~ValuesDir();
+  ValuesDir(const ValuesDir&) = delete;
+  ValuesDir& operator=(const ValuesDir&) = delete;
+
+  /// Takes the directory's inter-process lock (flock on the directory itself: nothing is
+  /// created in it) for this object's lifetime, so that two runs never interleave their files
+  /// and commits. Throws std::runtime_error when another run holds it.
+  void lock();
+  /// In a git work tree whose HEAD is detached: a description ("HEAD is detached at abc1234"),
+  /// since commits there belong to no branch. nullopt otherwise.
+  [[nodiscard]] std::optional<std::string> detached_head() const;
 
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
   /// True when the directory is inside a git work tree.
@@ -51,6 +62,7 @@ class ValuesDir {
  private:
   std::filesystem::path dir_;
   bool git_ = false;
+  int lock_fd_ = -1;
 };
 
 }  // namespace flavourgraph

@@ -25,6 +25,23 @@ constexpr std::string_view kLayoutFile = R"({"imageLayoutVersion":"1.0.0"})";
 
 std::string errno_text() { return std::strerror(errno); }
 
+/// True when every entry of `dir` is a part of a layout this program creates (or a temp file
+/// of one), so that a creation cut short can be completed.
+bool only_layout_parts(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    bool temp = name.rfind(".index.json.tmp-", 0) == 0 || name.rfind(".oci-layout.tmp-", 0) == 0;
+    if (name == "blobs") {
+      for (const auto& b : fs::directory_iterator(e.path(), ec))
+        if (b.path().filename() != "sha256" || !b.is_directory()) return false;
+    } else if (name != ".flavourgraph" && !temp) {
+      return false;
+    }
+  }
+  return !ec;
+}
+
 std::string random_name() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{:016x}", rng());
@@ -91,8 +108,10 @@ std::unique_ptr<Layout> Layout::open(const fs::path& dir, bool create) {
   if (!has_layout) {
     if (!create)
       throw StoreError(fmt::format("{} is not an OCI image layout (no oci-layout file)", dir.string()));
-    bool empty = !exists || fs::is_empty(dir, ec);
-    if (!empty && !fs::exists(dir / "index.json", ec))
+    // A layout is created in an order that can be resumed: blobs/, index.json, oci-layout last.
+    // A directory holding only those parts (a creation cut short by a full disk or a kill) is
+    // completed; anything else is someone else's directory.
+    if (exists && !fs::exists(dir / "index.json", ec) && !only_layout_parts(dir))
       throw StoreError(fmt::format("{} is not empty and not an OCI image layout: refusing to write there",
                                    dir.string()));
     fs::create_directories(dir / "blobs" / "sha256", ec);

@@ -107,7 +107,8 @@ struct Request {
   int file_fd = -1;              ///< a range of a file
   uint64_t file_off = 0, file_len = 0;
   BlobWriter* sink = nullptr;    ///< a 2xx response body goes here
-  bool follow = false;
+  int64_t sink_limit = -1;       ///< at most this many bytes go to the sink (-1: no limit)
+  bool follow = false;           ///< follow redirects (checked hop by hop; see perform)
   bool long_transfer = false;    ///< a stall timeout instead of a total timeout
   std::string what;              ///< for messages: "GET manifest repo:tag"
 };
@@ -116,6 +117,7 @@ constexpr size_t kMaxBody = 8u << 20;
 
 struct Response {
   bool too_large = false;
+  bool over_limit = false;  ///< the body went past the request's sink_limit
   long status = 0;
   std::map<std::string, std::string> headers;  ///< lower-case names
   std::string body;
@@ -303,6 +305,10 @@ struct RegistryClient::Impl {
     curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
     t->received->fetch_add(len, std::memory_order_relaxed);
     if (t->req->sink && status >= 200 && status < 300) {
+      if (t->req->sink_limit >= 0 && t->resp->sink_bytes + len > static_cast<uint64_t>(t->req->sink_limit)) {
+        t->resp->over_limit = true;
+        return 0;  // aborts: no more than the descriptor's size is ever written
+      }
       try {
         t->req->sink->write(data, len);
       } catch (...) {
@@ -343,8 +349,41 @@ struct RegistryClient::Impl {
     return static_cast<Transfer*>(p)->cancel->requested() ? 1 : 0;
   }
 
-  /// One HTTP exchange, no retries, no auth handling. Throws RegistryError on transport errors.
+  /// One HTTP exchange, no retries, no auth handling, following redirects hop by hop when the
+  /// request asks: each hop's scheme is checked as the first one's (plain HTTP only to hosts
+  /// listed as insecure), and the credentials go only to the registry's own host. Throws
+  /// RegistryError on transport errors.
   Response perform(const Request& r, const std::string& authorization) {
+    Response resp = perform_once(r, authorization);
+    if (!r.follow) return resp;
+    Request hop = r;
+    std::string auth = authorization;
+    for (int hops = 0; is_redirect(resp.status); ++hops) {
+      std::string location = resp.header("location");
+      if (location.empty()) return resp;
+      if (hops == 5) throw RegistryError(fmt::format("{}: more than 5 redirects", r.what));
+      hop.url = resolve_location(hop.url, location);
+      if (scheme_host(hop.url).second != opt.host) auth.clear();
+      resp = perform_once(hop, auth);
+    }
+    return resp;
+  }
+
+  static bool is_redirect(long status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  }
+
+  /// A Location header made absolute against the URL that sent it.
+  static std::string resolve_location(const std::string& from, const std::string& location) {
+    if (location.find("://") != std::string::npos) return location;
+    auto [scheme, host] = scheme_host(from);
+    if (!location.empty() && location[0] == '/') return scheme + "://" + host + location;
+    auto query = from.find_first_of("?#", scheme.size() + 3 + host.size());
+    std::string path = from.substr(0, query);
+    return path.substr(0, path.rfind('/') + 1) + location;
+  }
+
+  Response perform_once(const Request& r, const std::string& authorization) {
     if (cancel.requested()) throw RegistryError("cancelled");
     CURL* h = acquire();
     Response resp;
@@ -371,8 +410,7 @@ struct RegistryClient::Impl {
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, r.follow ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  // perform() follows, checking each hop
     // Plain HTTP only to a host listed as insecure; HTTPS (verified) everywhere else.
     auto [scheme, url_host] = scheme_host(r.url);
     bool http_ok = insecure(url_host);
@@ -382,7 +420,6 @@ struct RegistryClient::Impl {
       throw RegistryError(fmt::format("{}: refusing plain HTTP to {} (not an insecure registry)", r.what, url_host));
     }
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, http_ok ? "http,https" : "https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
     if (!opt.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opt.ca_bundle.c_str());
     bool has_body = r.file_fd >= 0 || !r.body.empty() || r.method == "PUT" || r.method == "PATCH" || r.method == "POST";
     uint64_t body_len = r.file_fd >= 0 ? r.file_len : r.body.size();
@@ -406,6 +443,11 @@ struct RegistryClient::Impl {
     release(h);
     if (code == CURLE_ABORTED_BY_CALLBACK && cancel.requested()) throw RegistryError("cancelled");
     if (resp.too_large) throw RegistryError(fmt::format("{}: the answer is larger than {} MiB", r.what, kMaxBody >> 20));
+    if (resp.over_limit)
+      throw RegistryError(fmt::format("{}: the registry sent more than the {} bytes its descriptor gives; nothing was "
+                                      "kept",
+                                      r.what, r.sink_limit),
+                          resp.status, false);
     if (code != CURLE_OK)
       throw RegistryError(fmt::format("{}: {}", r.what, curl_easy_strerror(code)), 0, transient_curl(code));
     return resp;
@@ -511,15 +553,17 @@ struct RegistryClient::Impl {
           throw RegistryError(fmt::format("{}: {}", what, printable(e.what())));
         }
       } catch (const RegistryError& e) {
-        bool out_of_time = std::chrono::steady_clock::now() - start >= opt.retry.total;
+        auto delay = std::min(opt.retry.max_delay, opt.retry.base * (1 << std::min(attempt - 1, 10)));
+        delay += std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, delay.count() / 2)(rng));
+        // No attempt starts once the time allowed is spent: checked against the moment the
+        // next attempt would start, after its backoff.
+        bool out_of_time = std::chrono::steady_clock::now() - start + delay >= opt.retry.total;
         if (!e.transient() || attempt >= opt.retry.attempts || out_of_time || cancel.requested()) {
           if (e.transient() && !cancel.requested())
             throw RegistryError(fmt::format("{} (gave up after {} attempt(s))", e.what(), attempt), e.status(), false);
           throw;
         }
-        auto delay = std::min(opt.retry.max_delay, opt.retry.base * (1 << std::min(attempt - 1, 10)));
-        auto jitter = std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, delay.count() / 2)(rng));
-        if (cancel.wait_for(delay + jitter)) throw RegistryError(what + ": cancelled");
+        if (cancel.wait_for(delay)) throw RegistryError(what + ": cancelled");
       }
     }
   }
@@ -600,12 +644,15 @@ uint64_t RegistryClient::fetch_blob(const std::string& repo, const Descriptor& d
     r.url = impl_->url("/v2/" + repo + "/blobs/" + d.digest.str());
     r.follow = true;
     r.sink = &w;
+    r.sink_limit = d.size;
     r.long_transfer = true;
     r.what = what;
     Response resp = impl_->send(r, impl_->scope_of(repo, false));
     impl_->expect(resp, {200}, what);
+    // A complete answer of the wrong size or content is the registry's word, not a glitch:
+    // asking again gets the same.
     if (static_cast<int64_t>(w.size()) != d.size)
-      throw RegistryError(fmt::format("{}: got {} bytes, expected {}", what, w.size(), d.size), 0, true);
+      throw RegistryError(fmt::format("{}: got {} bytes, the descriptor gives {}", what, w.size(), d.size));
     try {
       w.commit(d.digest);
     } catch (const StoreError& e) {

@@ -1,5 +1,7 @@
 #include "tar_writer.h"
 
+#include "dir_stack.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -142,6 +144,40 @@ TarStream::~TarStream() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void TarStream::check_unchanged(const TreeEntry& e, const char* when) const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) throw std::runtime_error(fmt::format("cannot stat {}: {}", file_path_, std::strerror(errno)));
+  int64_t mtime = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+  int64_t ctime = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
+  if (!S_ISREG(st.st_mode) || st.st_ino != e.inode || st.st_dev != e.dev)
+    throw std::runtime_error(fmt::format("{} was replaced {}; build again once the tree is quiet", file_path_, when));
+  if (static_cast<uint64_t>(st.st_size) != e.size || mtime != e.mtime_ns || ctime != e.ctime_ns)
+    throw std::runtime_error(fmt::format("{} changed {} (size {} -> {}, or its times); the layer would not hold "
+                                         "what is on disk: build again once the tree is quiet",
+                                         file_path_, when, e.size, st.st_size));
+}
+
+void TarStream::open_file(const TreeEntry& e) {
+  file_path_ = (root_ / e.path).string();
+  if (!dirs_) {
+    int root = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", root_.string(), std::strerror(errno)));
+    dirs_ = std::make_unique<DirCursor>(root, root_);
+  }
+  // Relative to the file's directory, whatever the path's length; O_NONBLOCK: a file swapped
+  // for a FIFO must not block the open.
+  auto slash = e.path.rfind('/');
+  int dir = dirs_->enter(slash == std::string::npos ? std::string_view() : std::string_view(e.path).substr(0, slash));
+  const char* name = e.path.c_str() + (slash == std::string::npos ? 0 : slash + 1);
+  fd_ = ::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd_ < 0) throw std::runtime_error(fmt::format("cannot read {}: {}", file_path_, std::strerror(errno)));
+  check_unchanged(e, "since it was listed");
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  file_ = &e;
+  file_left_ = e.size;
+  file_pad_ = (kBlock - e.size % kBlock) % kBlock;
+}
+
 void TarStream::append_header(const TreeEntry& e, const std::string& name, const std::string& link) {
   char type = '0';
   uint64_t size = 0;
@@ -177,20 +213,7 @@ void TarStream::next_entry() {
     if (e.type == EntryType::dir) name += '/';
     std::string link = e.type == EntryType::hardlink ? in_image(e.link) : e.link;
     append_header(e, name, link);
-    if (e.type == EntryType::file && e.size > 0) {
-      file_path_ = (root_ / e.path).string();
-      // O_NONBLOCK: a file swapped for a FIFO must not block the open. The file must still be
-      // the one listed (same inode): a path whose directories were swapped for links is not.
-      fd_ = ::open(file_path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-      if (fd_ < 0) throw std::runtime_error(fmt::format("cannot read {}: {}", file_path_, std::strerror(errno)));
-      struct stat st {};
-      if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_ino != e.inode || st.st_dev != e.dev ||
-          static_cast<uint64_t>(st.st_size) != e.size)
-        throw std::runtime_error(fmt::format("{} changed while the layer was being built", file_path_));
-      ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-      file_left_ = e.size;
-      file_pad_ = (kBlock - e.size % kBlock) % kBlock;
-    }
+    if (e.type == EntryType::file && e.size > 0) open_file(e);
     return;
   }
   if (!trailer_done_) {
@@ -218,6 +241,7 @@ size_t TarStream::read(char* out, size_t n) {
       file_left_ -= static_cast<uint64_t>(r);
       written += static_cast<size_t>(r);
       if (file_left_ == 0) {
+        check_unchanged(*file_, "while it was read");  // as GNU tar's "file changed as we read it"
         ::close(fd_);
         fd_ = -1;
         pending_.assign(file_pad_, '\0');

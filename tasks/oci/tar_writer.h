@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "tree.h"
@@ -29,13 +30,17 @@ class TarStream {
   TarStream& operator=(const TarStream&) = delete;
 
   /// Writes up to `n` bytes; returns how many (0 at the end). Throws std::runtime_error when a
-  /// file cannot be read or changed since it was listed.
+  /// file cannot be read, or changed since it was listed or while it was read (its size,
+  /// mtime or ctime differ from the listing's before or after the read): a layer never holds
+  /// content that was not on disk as one piece.
   size_t read(char* out, size_t n);
   [[nodiscard]] uint64_t bytes() const { return total_; }
 
  private:
   void next_entry();
   void append_header(const TreeEntry& e, const std::string& name, const std::string& link);
+  void open_file(const TreeEntry& e);
+  void check_unchanged(const TreeEntry& e, const char* when) const;
 
   std::filesystem::path root_;
   const TreeListing& listing_;
@@ -45,7 +50,9 @@ class TarStream {
   size_t entry_index_ = 0;
   std::string pending_;  ///< header or padding bytes not yet returned
   size_t pending_off_ = 0;
+  std::unique_ptr<class DirCursor> dirs_;  ///< files open relative to their directory: any depth
   int fd_ = -1;
+  const TreeEntry* file_ = nullptr;  ///< the file being read
   uint64_t file_left_ = 0;
   uint64_t file_pad_ = 0;
   std::string file_path_;

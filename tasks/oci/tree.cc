@@ -1,5 +1,6 @@
 #include "tree.h"
 
+#include "dir_stack.h"
 #include "flavourgraph/oci/digest.h"
 
 #include <dirent.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include <oneapi/tbb/parallel_for.h>
@@ -153,9 +155,11 @@ struct DirRead {
 
   /// Reads the directory open as `fd` (left open). Throws naming the path on errors.
   void read(int fd, const std::filesystem::path& where) {
-    alignas(8) char buf[32768];
+    // On the heap: the parallel part of a walk nests, and a worker thread's stack is small.
+    static thread_local std::vector<char> buffer(32768);
+    char* buf = buffer.data();
     while (true) {
-      ssize_t n = ::getdents64(fd, buf, sizeof buf);
+      ssize_t n = ::getdents64(fd, buf, buffer.size());
       if (n < 0) {
         if (errno == EINTR) continue;
         fail_errno("cannot list", where);
@@ -236,6 +240,61 @@ struct FdCloser {
   }
 };
 
+/// Below this depth sibling directories are read in parallel, one nested task each (so the
+/// nesting, and the stack it takes, is bounded by it); deeper, one task visits each subtree
+/// iteratively.
+constexpr size_t kParallelDepth = 12;
+
+/// Visits the subtree of the directory open as `dirfd` (taken) depth-first in tar order with
+/// no recursion and a bounded number of open descriptors (DirStack): `v.entry(rel, dir,
+/// child)` for each entry the filter keeps, `v.enter()` after a directory's entry and
+/// `v.leave()` after its contents, `v.sockets(prefix, names)` for what cannot be archived.
+template <class Visitor>
+void visit_iterative(int dirfd, const std::string& prefix, const std::filesystem::path& root, const Filter& filter,
+                     const CancelSource* cancel, Visitor& v) {
+  struct Frame {
+    DirRead dir;
+    size_t next = 0;
+    std::string prefix;
+  };
+  DirStack fds(dirfd, root / prefix);
+  std::vector<Frame> frames(1);
+  frames[0].prefix = prefix;
+  frames[0].dir.read(fds.fd(), root / prefix);
+  v.sockets(prefix, frames[0].dir.sockets);
+  while (!frames.empty()) {
+    if (cancel && cancel->requested()) return;
+    Frame& f = frames.back();
+    if (f.next == f.dir.children.size()) {
+      frames.pop_back();
+      if (!frames.empty()) {
+        fds.pop();
+        v.leave();
+      }
+      continue;
+    }
+    const DirRead::Child& c = f.dir.children[f.next++];
+    std::string_view name = f.dir.name(c);
+    std::string rel = f.prefix.empty() ? std::string(name) : f.prefix + "/" + std::string(name);
+    bool is_dir = c.type == EntryType::dir;
+    if (!filter.empty() && filter.excluded(rel, is_dir)) continue;
+    v.entry(rel, f.dir, c);
+    if (!is_dir) continue;
+    fds.push(name, static_cast<dev_t>(c.dev), static_cast<ino_t>(c.inode));
+    v.enter();
+    Frame sub;  // `f` and `c` are not used past this point: frames may move
+    sub.prefix = std::move(rel);
+    sub.dir.read(fds.fd(), root / sub.prefix);
+    v.sockets(sub.prefix, sub.dir.sockets);
+    frames.push_back(std::move(sub));
+  }
+}
+
+/// Adds socket names (not archivable) under `prefix` to `out`.
+void add_sockets(std::vector<std::string>& out, const std::string& prefix, const std::vector<std::string>& names) {
+  for (const auto& n : names) out.push_back(prefix.empty() ? n : prefix + "/" + n);
+}
+
 /// Walks a tree. Subdirectories are walked in parallel (oneTBB tasks, isolated so the calling
 /// task's thread runs nothing else meanwhile); the listings are joined in tar order at the end,
 /// so the result is the same as a sequential walk. Hard links are found afterwards, in order,
@@ -255,7 +314,7 @@ class Walker {
       fail_errno("cannot stat", root_);
     }
     DirListing top;
-    tbb::this_task_arena::isolate([&] { walk(fd, "", top); });
+    tbb::this_task_arena::isolate([&] { walk(fd, "", top, 0); });
     out.entries.reserve(1 + top.total());
     out.entries.push_back(entry_of(st, EntryType::dir));
     top.flatten_into(out.entries, out.skipped);
@@ -293,12 +352,26 @@ class Walker {
     return e;
   }
 
-  /// Lists the directory open as `dirfd` (which it closes) into `out`.
-  void walk(int dirfd, const std::string& prefix, DirListing& out) {
+  /// Lists the directory open as `dirfd` (which it closes), `depth` levels below the root,
+  /// into `out`.
+  void walk(int dirfd, const std::string& prefix, DirListing& out, size_t depth) {
+    if (depth >= kParallelDepth) {
+      struct Lister {
+        DirListing& out;
+        void entry(const std::string& rel, const DirRead& d, const DirRead::Child& c) {
+          out.entries.push_back(d.entry(c, rel));
+        }
+        void enter() {}
+        void leave() {}
+        void sockets(const std::string& p, const std::vector<std::string>& names) { add_sockets(out.skipped, p, names); }
+      } lister{out};
+      visit_iterative(dirfd, prefix, root_, filter_, cancel_, lister);
+      return;
+    }
     FdCloser closer{dirfd};
     DirRead dir;
     dir.read(dirfd, root_ / prefix);
-    for (auto& sock : dir.sockets) out.skipped.push_back(prefix.empty() ? sock : prefix + "/" + sock);
+    add_sockets(out.skipped, prefix, dir.sockets);
     // Subdirectories are opened by the task that walks them: only a few descriptors are open
     // at once (growing the descriptor table of a threaded process waits for RCU).
     std::vector<std::pair<size_t, std::string>> subs;  // (entries after which it goes, name)
@@ -320,7 +393,7 @@ class Walker {
         const std::string& rel = out.entries[subs[i].first - 1].path;
         int fd = ::openat(dirfd, subs[i].second.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) fail_errno("cannot open directory", root_ / rel);
-        walk(fd, rel, sub);
+        walk(fd, rel, sub, depth + 1);
       } catch (...) {
         sub.error = std::current_exception();
       }
@@ -429,71 +502,109 @@ void hash_entry(Sha256& h, const TreeEntry& e, std::string_view name) {
   h.update("\0", 1);
 }
 
-/// Hashes one directory (open as `dirfd`, which it closes): its entries in tar order, each
-/// directory's entry followed by the hash of its contents. Subdirectories hash in parallel.
-std::string hash_dir(int dirfd, const std::string& prefix, const std::filesystem::path& root, const Filter& filter,
-                     const CancelSource* cancel) {
-  FdCloser closer{dirfd};
-  DirRead dir;
-  dir.read(dirfd, root / prefix);
-  std::vector<char> keep(dir.children.size(), 1);
-  std::vector<size_t> subs;  // child indices of directories, opened by the task that hashes them
-  for (size_t i = 0; i < dir.children.size(); ++i) {
-    const auto& c = dir.children[i];
-    bool is_dir = c.type == EntryType::dir;
-    if (!filter.empty()) {
-      std::string rel = prefix.empty() ? std::string(dir.name(c)) : prefix + "/" + std::string(dir.name(c));
-      if (filter.excluded(rel, is_dir)) {
-        keep[i] = 0;
-        continue;
-      }
-    }
-    if (is_dir) subs.push_back(i);
-  }
-  if (cancel && cancel->requested()) return {};
-  std::vector<std::string> sub_hash(subs.size());
-  std::vector<std::exception_ptr> errors(subs.size());
-  auto one = [&](size_t k) {
-    try {
-      std::string name(dir.name(dir.children[subs[k]]));
-      std::string rel = prefix.empty() ? name : prefix + "/" + name;
-      int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) fail_errno("cannot open directory", root / rel);
-      sub_hash[k] = hash_dir(fd, rel, root, filter, cancel);
-    } catch (...) {
-      errors[k] = std::current_exception();
-    }
-  };
-  if (subs.size() == 1)
-    one(0);
-  else if (!subs.empty())
-    tbb::parallel_for(size_t{0}, subs.size(), one);
-  for (auto& err : errors)
-    if (err) std::rethrow_exception(err);
-  Sha256 h;
+/// The hash of one child's entry, as hash_entry hashes a listing's entry.
+void hash_child(Sha256& h, const DirRead& dir, const DirRead::Child& c) {
   TreeEntry e;
-  for (size_t i = 0, k = 0; i < dir.children.size(); ++i) {
-    if (!keep[i]) continue;
-    const auto& c = dir.children[i];
-    e.type = c.type;
-    e.mode = c.mode;
-    e.size = c.size;
-    e.inode = c.inode;
-    e.nlink = c.nlink;
-    e.rdev_major = c.rdev_major;
-    e.rdev_minor = c.rdev_minor;
-    e.mtime_ns = c.mtime_ns;
-    e.ctime_ns = c.ctime_ns;
-    e.link = c.link;
-    hash_entry(h, e, dir.name(c));
-    if (c.type == EntryType::dir) h.update(sub_hash[k++]);
-  }
-  return h.finish_hex();
+  e.type = c.type;
+  e.mode = c.mode;
+  e.size = c.size;
+  e.inode = c.inode;
+  e.nlink = c.nlink;
+  e.rdev_major = c.rdev_major;
+  e.rdev_minor = c.rdev_minor;
+  e.mtime_ns = c.mtime_ns;
+  e.ctime_ns = c.ctime_ns;
+  e.link = c.link;
+  hash_entry(h, e, dir.name(c));
 }
+
+/// A tree hash in progress: what every directory's task shares.
+struct HashWalk {
+  const std::filesystem::path& root;
+  const Filter& filter;
+  const CancelSource* cancel;
+  std::mutex mutex;
+  std::vector<std::string> sockets;
+
+  void add_sockets_locked(const std::string& prefix, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    std::lock_guard lock(mutex);
+    add_sockets(sockets, prefix, names);
+  }
+
+  /// Hashes one directory (open as `dirfd`, which it closes), `depth` levels below the root:
+  /// its entries in tar order, each directory's entry followed by the hash of its contents.
+  /// Subdirectories hash in parallel down to kParallelDepth, iteratively below.
+  std::string dir(int dirfd, const std::string& prefix, size_t depth) {
+    if (depth >= kParallelDepth) {
+      struct Hasher {
+        HashWalk& walk;
+        std::vector<Sha256> levels;
+        void entry(const std::string&, const DirRead& d, const DirRead::Child& c) { hash_child(levels.back(), d, c); }
+        void enter() { levels.emplace_back(); }
+        void leave() {
+          std::string done = levels.back().finish_hex();
+          levels.pop_back();
+          levels.back().update(done);
+        }
+        void sockets(const std::string& p, const std::vector<std::string>& names) { walk.add_sockets_locked(p, names); }
+      } hasher{*this, {}};
+      hasher.levels.emplace_back();
+      visit_iterative(dirfd, prefix, root, filter, cancel, hasher);
+      return hasher.levels.front().finish_hex();
+    }
+    FdCloser closer{dirfd};
+    DirRead d;
+    d.read(dirfd, root / prefix);
+    add_sockets_locked(prefix, d.sockets);
+    std::vector<char> keep(d.children.size(), 1);
+    std::vector<size_t> subs;  // child indices of directories, opened by the task that hashes them
+    for (size_t i = 0; i < d.children.size(); ++i) {
+      const auto& c = d.children[i];
+      bool is_dir = c.type == EntryType::dir;
+      if (!filter.empty()) {
+        std::string rel = prefix.empty() ? std::string(d.name(c)) : prefix + "/" + std::string(d.name(c));
+        if (filter.excluded(rel, is_dir)) {
+          keep[i] = 0;
+          continue;
+        }
+      }
+      if (is_dir) subs.push_back(i);
+    }
+    if (cancel && cancel->requested()) return {};
+    std::vector<std::string> sub_hash(subs.size());
+    std::vector<std::exception_ptr> errors(subs.size());
+    auto one = [&](size_t k) {
+      try {
+        std::string name(d.name(d.children[subs[k]]));
+        std::string rel = prefix.empty() ? name : prefix + "/" + name;
+        int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) fail_errno("cannot open directory", root / rel);
+        sub_hash[k] = dir(fd, rel, depth + 1);
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    };
+    if (subs.size() == 1)
+      one(0);
+    else if (!subs.empty())
+      tbb::parallel_for(size_t{0}, subs.size(), one);
+    for (auto& err : errors)
+      if (err) std::rethrow_exception(err);
+    Sha256 h;
+    for (size_t i = 0, k = 0; i < d.children.size(); ++i) {
+      if (!keep[i]) continue;
+      hash_child(h, d, d.children[i]);
+      if (d.children[i].type == EntryType::dir) h.update(sub_hash[k++]);
+    }
+    return h.finish_hex();
+  }
+};
 
 }  // namespace
 
-std::string tree_hash(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel) {
+std::string tree_hash(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel,
+                      std::vector<std::string>* skipped) {
   int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) fail_errno("cannot open source directory", root);
   struct stat st {};
@@ -509,7 +620,12 @@ std::string tree_hash(const std::filesystem::path& root, const Filter& filter, c
   top.inode = st.st_ino;
   top.nlink = static_cast<uint32_t>(st.st_nlink);
   std::string contents;
-  tbb::this_task_arena::isolate([&] { contents = hash_dir(fd, "", root, filter, cancel); });
+  HashWalk walk{root, filter, cancel, {}, {}};
+  tbb::this_task_arena::isolate([&] { contents = walk.dir(fd, "", 0); });
+  if (skipped) {
+    std::sort(walk.sockets.begin(), walk.sockets.end());
+    *skipped = std::move(walk.sockets);
+  }
   Sha256 h;
   hash_entry(h, top, "");
   h.update(contents);

@@ -80,7 +80,9 @@ TreeListing walk_tree(const std::filesystem::path& root, const Filter& filter, c
 /// A hash of what the tree's listing would hold (every entry's name, type, mode, size, mtime,
 /// ctime, inode, link count and link target), computed during a walk that stores nothing: a
 /// Merkle hash whose directories hash their entries in tar order. Reads no file contents.
-std::string tree_hash(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel);
+/// Sockets found (which a layer leaves out) go to `skipped` when given, sorted.
+std::string tree_hash(const std::filesystem::path& root, const Filter& filter, const CancelSource* cancel,
+                      std::vector<std::string>* skipped = nullptr);
 
 /// The same hash from a listing (equal to tree_hash of the tree the listing was made from).
 std::string tree_hash(const TreeListing& listing);
