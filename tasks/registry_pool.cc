@@ -23,7 +23,7 @@ oci::RegistryClient& RegistryPool::client(const std::string& host) {
     o.host = hub ? "registry-1.docker.io" : host;
     o.plain_http = insecure(host);
     o.insecure_hosts = settings_.insecure;
-    o.ca_bundle = settings_.ca_bundle;
+    o.curl.ca_bundle = settings_.ca_bundle;
     o.credentials =
         oci::docker_credentials(hub ? "index.docker.io" : host, std::getenv("DOCKER_CONFIG"), std::getenv("HOME"));
     o.retry = settings_.retry;

@@ -9,6 +9,7 @@
 
 #include "flavourgraph/cancel.h"
 #include "flavourgraph/config.h"
+#include "flavourgraph/oci/errors.h"
 #include "flavourgraph/oci/layout.h"
 #include "tar_writer.h"
 #include "tree.h"
@@ -19,11 +20,6 @@ struct LayerBlob {
   Digest diff_id;      ///< sha256 of the uncompressed tar
   Descriptor blob;     ///< the compressed blob in the store
   uint64_t tar_size = 0;
-};
-
-class Cancelled : public std::runtime_error {
- public:
-  Cancelled() : std::runtime_error("cancelled") {}
 };
 
 /// Writes the layer of `listing` (rooted at `root`) into `store`. Throws Cancelled when

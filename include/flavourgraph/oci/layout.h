@@ -17,14 +17,10 @@
 #include <vector>
 
 #include "flavourgraph/oci/digest.h"
+#include "flavourgraph/oci/errors.h"
 #include "flavourgraph/oci/types.h"
 
 namespace flavourgraph::oci {
-
-class StoreError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 class Layout;
 

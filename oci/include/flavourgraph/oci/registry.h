@@ -1,58 +1,29 @@
 #pragma once
-/// A client of the OCI Distribution API over libcurl: manifests (OCI and Docker schema2, and
-/// indexes), blobs with digest verification, cross-repository mounts, monolithic and chunked
-/// uploads. Anonymous, basic and bearer-token auth (WWW-Authenticate), credentials from the
-/// Docker config. Every request has timeouts; connection errors, 5xx and 429 are retried with
-/// exponential backoff and jitter, bounded in count and time. Credentials never appear in
-/// errors or logs.
+/// A client of the OCI Distribution API: manifests (OCI and Docker schema2, and indexes), blobs
+/// with digest verification, cross-repository mounts, monolithic and chunked uploads. The
+/// endpoints run over an HTTP transport (libcurl, or a test's) through the auth, retry and
+/// redirect layers: every request has timeouts; connection errors, 5xx and 429 are retried
+/// with backoff, bounded in count and time. Credentials never appear in errors or logs.
 
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "flavourgraph/cancel.h"
+#include "flavourgraph/oci/auth.h"
 #include "flavourgraph/oci/digest.h"
-#include "flavourgraph/oci/layout.h"
+#include "flavourgraph/oci/docker_config.h"
+#include "flavourgraph/oci/errors.h"
+#include "flavourgraph/oci/http.h"
+#include "flavourgraph/oci/retry.h"
 #include "flavourgraph/oci/types.h"
 
 namespace flavourgraph::oci {
 
-class RegistryError : public std::runtime_error {
- public:
-  RegistryError(const std::string& what, long status = 0, bool transient = false)
-      : std::runtime_error(what), status_(status), transient_(transient) {}
-  [[nodiscard]] long status() const { return status_; }
-  [[nodiscard]] bool transient() const { return transient_; }
-
- private:
-  long status_;
-  bool transient_;
-};
-
-struct Credentials {
-  std::string username;
-  std::string password;
-};
-
-/// Credentials for `host` from $DOCKER_CONFIG/config.json or ~/.docker/config.json ("auths":
-/// base64 "auth", or "username"/"password"). nullopt when there are none.
-std::optional<Credentials> docker_credentials(const std::string& host, const char* docker_config_env,
-                                              const char* home_env);
-
-struct RetryPolicy {
-  int attempts = 5;                                 ///< tries per request, the first included
-  std::chrono::milliseconds base{500};              ///< first backoff, doubled each retry (+ jitter)
-  std::chrono::milliseconds max_delay{8000};
-  std::chrono::milliseconds total{120000};          ///< no retry starts after this much time
-};
+class Layout;
 
 struct RegistryOptions {
   std::string host;                  ///< host[:port]
@@ -61,12 +32,9 @@ struct RegistryOptions {
   /// service on another port). Everything else is HTTPS only, redirects and realms included,
   /// so that credentials and tokens never cross the network in clear.
   std::vector<std::string> insecure_hosts;
-  std::string ca_bundle;             ///< extra CA bundle for TLS ("" = the system's)
   std::optional<Credentials> credentials;
   RetryPolicy retry;
-  std::chrono::seconds connect_timeout{15};
-  std::chrono::seconds request_timeout{120};        ///< for requests without a large body
-  std::chrono::seconds stall_timeout{60};           ///< a transfer slower than 1 KiB/s this long fails
+  CurlOptions curl;                                 ///< CA bundle and timeouts of the libcurl transport
   size_t chunk_size = 32u << 20;                    ///< blobs larger than this upload in chunks
 };
 
@@ -79,7 +47,11 @@ struct FetchedManifest {
 
 class RegistryClient {
  public:
+  /// Over libcurl.
   RegistryClient(RegistryOptions options, const CancelSource& cancel);
+  /// Over `transport` (a test's), waiting for retries on `clock`.
+  RegistryClient(RegistryOptions options, HttpTransport& transport, const CancelSource& cancel,
+                 const Clock& clock = steady_clock_waits());
   ~RegistryClient();
   RegistryClient(const RegistryClient&) = delete;
   RegistryClient& operator=(const RegistryClient&) = delete;
@@ -110,18 +82,23 @@ class RegistryClient {
   [[nodiscard]] uint64_t bytes_sent() const;
   [[nodiscard]] uint64_t bytes_received() const;
 
-  struct Impl;
-
  private:
-  RegistryOptions opt_;
-  std::unique_ptr<Impl> impl_;
-};
+  template <class F>
+  auto retried(const std::string& what, F&& f) {
+    return with_retries(opt_.retry, clock_, cancel_, what, std::forward<F>(f));
+  }
+  HttpResponse send(HttpRequest r, const std::string& scope) { return auth_.send(std::move(r), scope); }
+  [[nodiscard]] std::string url(const std::string& path) const { return base_ + path; }
+  [[nodiscard]] std::string absolute(const std::string& location) const;
+  [[nodiscard]] bool insecure(const std::string& host) const;
 
-/// Parses a WWW-Authenticate header: scheme and parameters (lower-case keys).
-struct Challenge {
-  std::string scheme;  ///< "basic" or "bearer"
-  std::map<std::string, std::string> params;
+  RegistryOptions opt_;
+  const CancelSource& cancel_;
+  const Clock& clock_;
+  std::unique_ptr<HttpTransport> owned_;  ///< the libcurl transport, when no other was given
+  PolicyTransport policy_;
+  Authenticator auth_;
+  std::string base_;  ///< scheme://host
 };
-std::optional<Challenge> parse_challenge(const std::string& header);
 
 }  // namespace flavourgraph::oci
