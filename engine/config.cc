@@ -106,8 +106,7 @@ std::string check_push_target(std::string_view target) {
     return fmt::format("'{}': write the registry as HOST[:PORT][/PREFIX], without a scheme (TLS is the default; "
                        "--insecure-registry allows plain HTTP)",
                        target);
-  std::string err;
-  if (!oci::Target::parse(normalise_push_target(target), ".", &err)) return err;
+  if (auto t = oci::Target::parse(normalise_push_target(target), "."); !t) return t.message();
   return {};
 }
 
@@ -384,9 +383,10 @@ void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
                              repo));
         auto check_ref = [&](const std::string& tmpl, const Location& at) {
           std::string ref = check("base", tmpl, at);
-          std::string err;
-          if (ref.find('{') == std::string::npos && !oci::Reference::parse(ref, cfg.dir, &err))
-            report(at, field + ".base", fmt::format("'{}' (for flavour '{}') is not an image reference: {}", ref, fl.name, err));
+          if (ref.find('{') != std::string::npos) return;
+          if (auto r = oci::Reference::parse(ref, cfg.dir); !r)
+            report(at, field + ".base",
+                   fmt::format("'{}' (for flavour '{}') is not an image reference: {}", ref, fl.name, r.message()));
         };
         if (!kind.from) {
           if (kind.base) {

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "flavourgraph/oci/digest.h"
+#include "flavourgraph/release_values.h"
 
 namespace flavourgraph {
 
@@ -71,41 +72,6 @@ std::vector<uint32_t> Plan::critical_path() const {
   return path;
 }
 
-std::string format_utc(int64_t unix_seconds, const char* format) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
-
-std::string format_timestamp(int64_t unix_seconds) { return format_utc(unix_seconds, "%Y-%m-%d-%H%M%S"); }
-
-std::optional<int64_t> parse_timestamp(std::string_view s) {
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (s.size() > 12) return std::nullopt;
-    return std::stoll(std::string(s));
-  }
-  std::tm tm{};
-  int y, mo, d, h, mi, se;
-  char tail;
-  std::string str(s);
-  if (std::sscanf(str.c_str(), "%4d-%2d-%2d-%2d%2d%2d%c", &y, &mo, &d, &h, &mi, &se, &tail) != 6 ||
-      str.size() != 17)
-    return std::nullopt;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  int64_t t = timegm(&tm);
-  if (format_timestamp(t) != str) return std::nullopt;  // rejects 2024-02-31 and the like
-  return t;
-}
-
 namespace {
 
 using BuildKey = std::tuple<uint32_t, uint32_t, uint32_t>;  // image, flavour, kind
@@ -153,10 +119,12 @@ struct Expander {
   std::set<BuildKey> published;
 
   /// Resolves a release's image of one role; records errors at the place the value was written.
-  std::optional<BuildKey> resolve(const ReleaseTarget& t, std::string_view image,
-                                  const std::string& flavour, Location fl_at,
-                                  const std::string& fl_field, const std::string& kind,
-                                  Location kind_at, const std::string& kind_field) {
+  std::optional<BuildKey> resolve(const ReleaseTarget& t, const ReleaseImageKey& key) {
+    std::string_view image = key.image;
+    const std::string& flavour = key.flavour;
+    const std::string& kind = key.kind;
+    const Location& fl_at = key.flavour_at;
+    const std::string& fl_field = key.flavour_field;
     int ii = cfg.image_index(image);
     if (ii < 0) {
       diags.error(fl_at, fl_field,
@@ -175,7 +143,7 @@ struct Expander {
     }
     int ki = img.kind_index(kind);
     if (ki < 0) {
-      diags.error(kind_at, kind_field,
+      diags.error(key.kind_at, key.kind_field,
                   fmt::format("unknown kind '{}' of image '{}' (known: {})", kind, image,
                               join_names(img.kind_names())));
       return std::nullopt;
@@ -237,11 +205,9 @@ struct Expander {
     };
     std::vector<Resolved> resolved;
     for (const auto& t : targets) {
-      const ReleaseSpec& r = *t.release;
-      auto mw = resolve(t, kAppImage, r.mw_flavour, r.mw_flavour_at, r.mw_flavour_field, r.mw_kind,
-                        r.mw_kind_at, r.mw_kind_field);
-      auto web = resolve(t, kWebImage, r.web_flavour, r.web_flavour_at, r.web_flavour_field,
-                         std::string(kDefaultKind), r.web_flavour_at, r.web_flavour_field);
+      ReleaseImageKeys keys = release_image_keys(*t.release);
+      auto mw = resolve(t, keys.mw);
+      auto web = resolve(t, keys.web);
       if (mw && web) resolved.push_back({t, *mw, *web});
     }
     // Errors for one release are usually repeated per cluster; keep the first of each.

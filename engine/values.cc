@@ -13,37 +13,8 @@
 
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/process.h"
-#include "flavourgraph/pyyaml.h"
 
 namespace flavourgraph {
-
-std::string strip_registry(const std::string& registry, const std::string& fqin) {
-  std::string prefix = registry + "/";
-  if (fqin.rfind(prefix, 0) == 0) return fqin.substr(prefix.size());
-  return fqin;
-}
-
-std::string values_content(const std::string& registry, const std::string& mw_image, const std::string& web_image,
-                           const std::optional<MetaValue>& php_version) {
-  pyyaml::Tree t;
-  t.child("docker").set("registry", registry);
-  t.child("main_app").set("image", strip_registry(registry, mw_image));
-  t.child("mw").child("httpd").set("image_tag", strip_registry(registry, web_image));
-  if (php_version) {
-    auto plain = php_version->json_literal ? pyyaml::plain_of_json(php_version->text) : std::nullopt;
-    if (plain)
-      t.child("php").set("version", *plain);
-    else
-      t.child("php").set("version", php_version->text);
-  }
-  return pyyaml::dump(t);
-}
-
-std::string values_commit_message(const std::string& fq_release_name, const std::string& mw_image_stripped,
-                                  const std::string& web_image_stripped) {
-  return fmt::format("Updating release '{}'\n\nMediaWiki image is: '{}'\nWebserver image is: '{}'", fq_release_name,
-                     mw_image_stripped, web_image_stripped);
-}
 
 ValuesDir::ValuesDir(std::filesystem::path dir, bool git) : dir_(std::move(dir)) {
   std::filesystem::create_directories(dir_);

@@ -4,128 +4,112 @@
 #include <zstd.h>
 
 #include "flavourgraph/fs_util.h"
-#include "task.h"
+#include "tasks.h"
 
 namespace flavourgraph {
 
-namespace {
-
-class LayerTask final : public Task {
- public:
-  LayerTask(BuildContext& bc, uint32_t layer) : bc_(bc), layer_(layer) {}
-
-  TaskOutcome run(TaskContext& ctx) override {
-    const PlanLayer& pl = bc_.plan.layers[layer_];
-    const LayerSpec& spec = pl.spec;
-    std::string where = spec.where.str();
-    std::error_code ec;
-    if (!std::filesystem::is_directory(spec.source_path, ec))
-      return TaskOutcome::fail(fmt::format("layer source {} is not a directory ({}{})", spec.source_path.string(),
-                                           where.empty() ? "" : "set at ", where));
-    oci::Filter filter(spec.include, spec.exclude);
-    oci::TarOptions tar;
-    tar.dest = spec.dest == "/" ? "" : spec.dest.substr(1);
-    tar.uid = spec.uid;
-    tar.gid = spec.gid;
-    tar.mtime = bc_.options.source_date_epoch;
-    auto key_of = [&](const std::string& tree) {
-      return oci::layer_cache_key(spec.source_path, tree, tar, pl.compression, spec.include, spec.exclude);
-    };
-    if (!bc_.options.no_cache) {
-      // A walk that stores nothing decides whether the layer is cached.
-      std::vector<std::string> sockets;
-      std::string key = key_of(oci::tree_hash(spec.source_path, filter, &ctx.cancel(), &sockets));
-      if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
-      warn_sockets(ctx, sockets);
-      if (auto cached = read_entry(bc_.cache_dir() / "layers" / (key + ".json"))) {
-        bc_.layers[layer_] = LayerData{*cached};
-        return {TaskState::cached, {}, cached->blob.digest.str()};
-      }
-    }
-    oci::TreeListing listing = oci::walk_tree(spec.source_path, filter, &ctx.cancel());
+TaskOutcome LayerTask::run(TaskContext& ctx) {
+  const PlanLayer& pl = env_.plan().layers[layer_];
+  const LayerSpec& spec = pl.spec;
+  std::string where = spec.where.str();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(spec.source_path, ec))
+    return TaskOutcome::fail(fmt::format("layer source {} is not a directory ({}{})", spec.source_path.string(),
+                                         where.empty() ? "" : "set at ", where));
+  oci::Filter filter(spec.include, spec.exclude);
+  oci::TarOptions tar;
+  tar.dest = spec.dest == "/" ? "" : spec.dest.substr(1);
+  tar.uid = spec.uid;
+  tar.gid = spec.gid;
+  tar.mtime = env_.settings().source_date_epoch;
+  auto key_of = [&](const std::string& tree) {
+    return oci::layer_cache_key(spec.source_path, tree, tar, pl.compression, spec.include, spec.exclude);
+  };
+  if (!env_.settings().no_cache) {
+    // A walk that stores nothing decides whether the layer is cached.
+    std::vector<std::string> sockets;
+    std::string key = key_of(oci::tree_hash(spec.source_path, filter, &ctx.cancel(), &sockets));
     if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
-    if (bc_.options.no_cache) warn_sockets(ctx, listing.skipped);
-    // Recorded under the key of the listing the layer is made from, so that a tree that changed
-    // since the first walk cannot leave a wrong entry behind.
-    std::string key = key_of(oci::tree_hash(listing));
-    auto entry_path = bc_.cache_dir() / "layers" / (key + ".json");
-    std::atomic<uint64_t> read{0};
-    oci::LayerBlob blob;
-    try {
-      blob = oci::write_layer(spec.source_path, listing, tar, pl.compression, bc_.store, ctx.cancel(), &read);
-    } catch (const oci::Cancelled&) {
-      return {TaskState::cancelled, "cancelled", {}};
+    warn_sockets(ctx, sockets);
+    if (auto cached = cached_entry(env_.cache_dir() / "layers" / (key + ".json"))) {
+      blob_.set(*cached);
+      return {TaskState::cached, {}, cached->blob.digest.str()};
     }
-    ctx.add_bytes_in(read.load());
-    ctx.add_bytes_out(static_cast<uint64_t>(blob.blob.size));
-    write_entry(entry_path, blob);
-    write_index(key, listing);
-    bc_.layers[layer_] = LayerData{blob};
-    return {TaskState::done, {}, blob.blob.digest.str()};
   }
-
- private:
-  /// Sockets cannot be archived: the layer leaves them out, and says so.
-  void warn_sockets(TaskContext& ctx, const std::vector<std::string>& sockets) const {
-    if (sockets.empty()) return;
-    const PlanLayer& pl = bc_.plan.layers[layer_];
-    std::vector<std::string> shown(sockets.begin(), sockets.begin() + static_cast<long>(std::min<size_t>(sockets.size(), 5)));
-    ctx.warn(fmt::format("{} socket(s) in {} left out of the layer (a socket cannot be archived): {}{}", sockets.size(),
-                         pl.spec.source_path.string(), fmt::join(shown, ", "), sockets.size() > shown.size() ? ", ..." : ""));
+  oci::TreeListing listing = oci::walk_tree(spec.source_path, filter, &ctx.cancel());
+  if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
+  if (env_.settings().no_cache) warn_sockets(ctx, listing.skipped);
+  // Recorded under the key of the listing the layer is made from, so that a tree that changed
+  // since the first walk cannot leave a wrong entry behind.
+  std::string key = key_of(oci::tree_hash(listing));
+  auto entry_path = env_.cache_dir() / "layers" / (key + ".json");
+  std::atomic<uint64_t> read{0};
+  oci::LayerBlob blob;
+  try {
+    blob = oci::write_layer(spec.source_path, listing, tar, pl.compression, env_.store(), ctx.cancel(), &read);
+  } catch (const oci::Cancelled&) {
+    return {TaskState::cancelled, "cancelled", {}};
   }
+  ctx.add_bytes_in(read.load());
+  ctx.add_bytes_out(static_cast<uint64_t>(blob.blob.size));
+  write_entry(entry_path, blob);
+  write_index(key, listing);
+  blob_.set(blob);
+  return {TaskState::done, {}, blob.blob.digest.str()};
+}
 
-  /// A cache entry is used only when its blob is still in the store.
-  std::optional<oci::LayerBlob> read_entry(const std::filesystem::path& p) const {
-    std::error_code ec;
-    if (!std::filesystem::exists(p, ec)) return std::nullopt;
-    auto j = nlohmann::json::parse(read_file(p), nullptr, false);
-    if (!j.is_object()) return std::nullopt;
-    auto diff = oci::Digest::parse(j.value("diff_id", ""));
-    auto dg = oci::Digest::parse(j.value("digest", ""));
-    if (!diff || !dg) return std::nullopt;
-    oci::LayerBlob b;
-    b.diff_id = *diff;
-    b.blob = oci::Descriptor{j.value("media_type", ""), *dg, j.value("size", int64_t{-1}), {}, std::nullopt, {}};
-    b.tar_size = j.value("tar_size", uint64_t{0});
-    if (b.blob.media_type != bc_.plan.layers[layer_].compression.media_type()) return std::nullopt;
-    if (!bc_.store.has_blob(b.blob.digest, b.blob.size)) return std::nullopt;
-    return b;
-  }
 
-  void write_entry(const std::filesystem::path& p, const oci::LayerBlob& b) const {
-    std::filesystem::create_directories(p.parent_path());
-    nlohmann::json j = {{"diff_id", b.diff_id.str()},
-                        {"digest", b.blob.digest.str()},
-                        {"size", b.blob.size},
-                        {"media_type", b.blob.media_type},
-                        {"tar_size", b.tar_size},
-                        {"source", bc_.plan.layers[layer_].spec.source_path.string()}};
-    write_file_atomic(p, j.dump(2) + "\n");
-  }
+/// Sockets cannot be archived: the layer leaves them out, and says so.
+void LayerTask::warn_sockets(TaskContext& ctx, const std::vector<std::string>& sockets) const {
+  if (sockets.empty()) return;
+  const PlanLayer& pl = env_.plan().layers[layer_];
+  std::vector<std::string> shown(sockets.begin(), sockets.begin() + static_cast<long>(std::min<size_t>(sockets.size(), 5)));
+  ctx.warn(fmt::format("{} socket(s) in {} left out of the layer (a socket cannot be archived): {}{}", sockets.size(),
+                       pl.spec.source_path.string(), fmt::join(shown, ", "), sockets.size() > shown.size() ? ", ..." : ""));
+}
 
-  /// The layer index: the listing this layer was built from (path, type, mode, size, mtime,
-  /// inode, link), kept for incremental delta layers against the last build.
-  void write_index(const std::string& key, const oci::TreeListing& listing) const {
-    std::string text;
-    text.reserve(listing.entries.size() * 64);
-    for (const auto& e : listing.entries)
-      fmt::format_to(std::back_inserter(text), "{}\t{}\t{:o}\t{}\t{}\t{}\t{}\n", e.path, static_cast<int>(e.type),
-                     e.mode, e.size, e.mtime_ns, e.inode, e.link);
-    std::string out(ZSTD_compressBound(text.size()), '\0');
-    size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 1);
-    if (ZSTD_isError(n)) return;  // the index is an optimisation for later builds; skip it
-    out.resize(n);
-    write_file_atomic(bc_.cache_dir() / "layers" / (key + ".tree.zst"), out);
-  }
+/// A cache entry is used only when its blob is still in the store.
+std::optional<oci::LayerBlob> LayerTask::cached_entry(const std::filesystem::path& p) const {
+  std::error_code ec;
+  if (!std::filesystem::exists(p, ec)) return std::nullopt;
+  auto j = nlohmann::json::parse(read_file(p), nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto diff = oci::Digest::parse(j.value("diff_id", ""));
+  auto dg = oci::Digest::parse(j.value("digest", ""));
+  if (!diff || !dg) return std::nullopt;
+  oci::LayerBlob b;
+  b.diff_id = *diff;
+  b.blob = oci::Descriptor{j.value("media_type", ""), *dg, j.value("size", int64_t{-1}), {}, std::nullopt, {}};
+  b.tar_size = j.value("tar_size", uint64_t{0});
+  if (b.blob.media_type != env_.plan().layers[layer_].compression.media_type()) return std::nullopt;
+  if (!env_.store().has_blob(b.blob.digest, b.blob.size)) return std::nullopt;
+  return b;
+}
 
-  BuildContext& bc_;
-  uint32_t layer_;
-};
+void LayerTask::write_entry(const std::filesystem::path& p, const oci::LayerBlob& b) const {
+  std::filesystem::create_directories(p.parent_path());
+  nlohmann::json j = {{"diff_id", b.diff_id.str()},
+                      {"digest", b.blob.digest.str()},
+                      {"size", b.blob.size},
+                      {"media_type", b.blob.media_type},
+                      {"tar_size", b.tar_size},
+                      {"source", env_.plan().layers[layer_].spec.source_path.string()}};
+  write_file_atomic(p, j.dump(2) + "\n");
+}
 
-}  // namespace
-
-std::unique_ptr<Task> make_layer_task(BuildContext& bc, uint32_t layer) {
-  return std::make_unique<LayerTask>(bc, layer);
+/// The layer index: the listing this layer was built from (path, type, mode, size, mtime,
+/// inode, link), kept for incremental delta layers against the last build.
+void LayerTask::write_index(const std::string& key, const oci::TreeListing& listing) const {
+  std::string text;
+  text.reserve(listing.entries.size() * 64);
+  for (const auto& e : listing.entries)
+    fmt::format_to(std::back_inserter(text), "{}\t{}\t{:o}\t{}\t{}\t{}\t{}\n", e.path, static_cast<int>(e.type),
+                   e.mode, e.size, e.mtime_ns, e.inode, e.link);
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 1);
+  if (ZSTD_isError(n)) return;  // the index is an optimisation for later builds; skip it
+  out.resize(n);
+  write_file_atomic(env_.cache_dir() / "layers" / (key + ".tree.zst"), out);
 }
 
 }  // namespace flavourgraph

@@ -2,107 +2,119 @@
 
 #include <fmt/format.h>
 
-#include "build_context.h"
 #include "flavourgraph/fs_util.h"
-#include "task.h"
+#include "tasks.h"
 
 namespace flavourgraph {
 
 struct NativeBuild::Impl {
   const Plan& plan;
+  BuildSettings settings;
   std::unique_ptr<oci::Layout> store;
-  std::unique_ptr<BuildContext> bc;
+  std::unique_ptr<oci::Layout> target_layout;  ///< for an oci: target (locked)
+  std::unique_ptr<RegistryPool> registries;
+  std::unique_ptr<oci::ImageSink> sink;
+  std::unique_ptr<ValuesDir> values;
+  std::unique_ptr<BuildEnv> env;
   std::unique_ptr<PlanRunner> runner;
-  explicit Impl(const Plan& p) : plan(p) {}
+  Impl(const Plan& p, BuildSettings s) : plan(p), settings(std::move(s)) {}
 };
 
 NativeBuild::~NativeBuild() = default;
 
-std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildSettings& s, const CancelSource& cancel,
-                                                  Diagnostics& diags, bool* environment) {
-  *environment = false;
-  std::unique_ptr<NativeBuild> nb(new NativeBuild());
-  nb->impl_ = std::make_unique<Impl>(plan);
-  Impl& im = *nb->impl_;
+namespace {
 
-  // Layer sources must exist before anything runs.
+/// Layer sources must exist before anything runs; the push target must parse.
+std::optional<oci::Target> check_inputs(const Plan& plan, const BuildSettings& s, Diagnostics& diags) {
   for (const auto& l : plan.layers) {
     std::error_code ec;
     if (!std::filesystem::is_directory(l.spec.source_path, ec))
       diags.error(l.spec.where, l.spec.name.empty() ? "layers" : "layers." + l.spec.name,
                   fmt::format("source '{}' ({}) is not a directory", l.spec.source, l.spec.source_path.string()));
   }
-  std::string err;
-  auto target = oci::Target::parse(plan.registry, s.target_base_dir, &err);
-  if (!target) diags.error({}, "registry", err);
-  if (diags.has_errors()) return nullptr;
+  auto target = oci::Target::parse(plan.registry, s.target_base_dir);
+  if (!target) diags.error({}, "registry", target.message());
+  if (diags.has_errors()) return std::nullopt;
+  return *target;
+}
 
-  try {
-    im.store = oci::Layout::open(s.store_dir, true);
-    im.store->lock();
-    im.bc = std::make_unique<BuildContext>(plan, s, *im.store);
-    im.bc->target = *target;
-    if (target->kind == oci::Target::Kind::layout) {
-      if (std::filesystem::weakly_canonical(target->dir) == std::filesystem::weakly_canonical(s.store_dir))
-        throw oci::StoreError(fmt::format("the push target {} is the local store itself; push to another layout",
-                                          target->dir.string()));
-      im.bc->target_layout = oci::Layout::open(target->dir, true);
-      im.bc->target_layout->lock();
-    }
-    if (!plan.releases.empty()) {
-      im.bc->values = std::make_unique<ValuesDir>(s.values_dir, s.values_git);
-      im.bc->values->lock();
-      if (auto detached = im.bc->values->detached_head(); detached && !s.allow_detached) {
-        diags.error({}, "--values-dir",
-                    fmt::format("{}: {}; commits there would belong to no branch. Check out a branch, or pass "
-                                "--allow-detached",
-                                s.values_dir.string(), *detached));
-        return nullptr;  // the configuration's fault: exit 2, nothing written
-      }
-    }
-    // Temp files a run killed at once (a second signal, a crash) left; the store is ours now.
-    for (const auto& dir : {s.state_dir, s.values_dir, im.bc->cache_dir() / "layers"}) remove_stale_temp_files(dir);
-    RegistrySettings rs;
-    rs.insecure = s.insecure_registries;
-    for (const auto& h : plan.config->insecure_registries) rs.insecure.push_back(h);
-    rs.ca_bundle = s.ca_bundle;
-    rs.retries = s.retries;
-    im.bc->registries = std::make_unique<RegistryPool>(rs, cancel);
-    if (target->kind == oci::Target::Kind::registry) im.bc->registries->client(target->host).ping();
-  } catch (const std::exception& e) {
-    diags.error({}, "", e.what());
-    *environment = true;
-    return nullptr;
+RegistrySettings registry_settings(const Plan& plan, const BuildSettings& s) {
+  RegistrySettings rs;
+  rs.insecure = s.insecure_registries;
+  for (const auto& h : plan.config->insecure_registries) rs.insecure.push_back(h);
+  rs.ca_bundle = s.ca_bundle;
+  rs.retries = s.retries;
+  return rs;
+}
+
+}  // namespace
+
+std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildSettings& s, const CancelSource& cancel,
+                                                  Diagnostics& diags, oci::HttpTransport* transport) {
+  auto target = check_inputs(plan, s, diags);
+  if (!target) return nullptr;
+  std::unique_ptr<NativeBuild> nb(new NativeBuild());
+  nb->impl_ = std::make_unique<Impl>(plan, s);
+  Impl& im = *nb->impl_;
+  im.store = oci::Layout::open(s.store_dir, true);
+  im.store->lock();
+  im.registries = transport ? std::make_unique<RegistryPool>(registry_settings(plan, s), cancel, *transport)
+                            : std::make_unique<RegistryPool>(registry_settings(plan, s), cancel);
+  if (target->kind == oci::Target::Kind::layout) {
+    if (std::filesystem::weakly_canonical(target->dir) == std::filesystem::weakly_canonical(s.store_dir))
+      throw oci::StoreError(
+          fmt::format("the push target {} is the local store itself; push to another layout", target->dir.string()));
+    im.target_layout = oci::Layout::open(target->dir, true);
+    im.target_layout->lock();
+    im.sink = std::make_unique<oci::LayoutSink>(*im.target_layout);
+  } else {
+    im.registries->client(target->host).ping();
+    im.sink = std::make_unique<oci::RegistrySink>(im.registries->client(target->host), cancel);
   }
-  im.runner = std::make_unique<PlanRunner>(*im.bc);
+  if (!plan.releases.empty()) {
+    im.values = std::make_unique<ValuesDir>(s.values_dir, s.values_git);
+    im.values->lock();
+    if (auto detached = im.values->detached_head(); detached && !s.allow_detached) {
+      diags.error({}, "--values-dir",
+                  fmt::format("{}: {}; commits there would belong to no branch. Check out a branch, or pass "
+                              "--allow-detached",
+                              s.values_dir.string(), *detached));
+      return nullptr;  // the configuration's fault: exit 2, nothing written
+    }
+  }
+  // Temp files a run killed at once (a second signal, a crash) left; the store is ours now.
+  for (const auto& dir : {s.state_dir, s.values_dir, im.store->state_dir() / "cache" / "layers"})
+    remove_stale_temp_files(dir);
+  im.env = std::make_unique<BuildEnv>(plan, im.settings, *im.store, *target, *im.sink, *im.registries, im.values.get());
+  im.runner = std::make_unique<PlanRunner>(*im.env);
   return nb;
 }
 
 TaskRunner& NativeBuild::runner() { return *impl_->runner; }
 
-BuiltImages NativeBuild::built_images(const RunResult& result) const {
+BuiltImages NativeBuild::built_images() const {
   const Plan& plan = impl_->plan;
+  const PlanRunner& run = *impl_->runner;
   BuiltImages out;
-  for (const auto& b : plan.builds) {
-    if (b.push_task < 0) continue;
-    TaskState st = result.records[static_cast<size_t>(b.push_task)].state;
-    if (st != TaskState::done && st != TaskState::cached) continue;
-    // The base pinned by digest, or the `from` kind's image.
-    std::string base;
-    const auto& bc = *impl_->bc;
-    if (b.base >= 0 && bc.bases[static_cast<size_t>(b.base)]) base = bc.bases[static_cast<size_t>(b.base)]->name;
+  auto base_name = [&](int base) {
+    const ImageData* img = base >= 0 ? run.base_image(static_cast<uint32_t>(base)) : nullptr;
+    return img ? img->name : std::string();
+  };
+  for (uint32_t i = 0; i < plan.builds.size(); ++i) {
+    const PlanBuild& b = plan.builds[i];
+    if (!run.pushed(i)) continue;
+    // The base pinned by digest, or the `from` kind's image when it was pushed; else the
+    // pinned base at the bottom of the chain.
+    std::string base = base_name(b.base);
     if (b.parent >= 0) {
-      // The `from` kind's image when it was pushed; else the pinned base at the bottom of the chain.
       const PlanBuild& p = plan.builds[static_cast<size_t>(b.parent)];
-      const auto& img = bc.images[static_cast<size_t>(b.parent)];
-      bool parent_pushed = p.push_task >= 0 && (result.records[static_cast<size_t>(p.push_task)].state == TaskState::done ||
-                                                result.records[static_cast<size_t>(p.push_task)].state == TaskState::cached);
-      if (img && parent_pushed) {
+      const ImageData* img = run.built_image(static_cast<uint32_t>(b.parent));
+      if (img && run.pushed(static_cast<uint32_t>(b.parent))) {
         base = fmt::format("{}/{}:{}@{}", plan.registry, p.repository, p.tag, img->manifest.digest.str());
       } else {
         const PlanBuild* root = &p;
         while (root->parent >= 0) root = &plan.builds[static_cast<size_t>(root->parent)];
-        if (root->base >= 0 && bc.bases[static_cast<size_t>(root->base)]) base = bc.bases[static_cast<size_t>(root->base)]->name;
+        base = base_name(root->base);
       }
     }
     out.add(b.image_name, b.flavour_name, b.kind_name, b.image_ref(plan.registry), b.metadata, base);
@@ -110,20 +122,15 @@ BuiltImages NativeBuild::built_images(const RunResult& result) const {
   return out;
 }
 
-std::vector<RenderedRelease> NativeBuild::rendered(const RunResult& result) const {
-  const Plan& plan = impl_->plan;
-  std::vector<RenderedRelease> out;
-  for (const auto& r : plan.releases) {
-    TaskState st = result.records[static_cast<size_t>(r.task)].state;
-    if (st != TaskState::done && st != TaskState::cached) continue;
-    out.push_back({&r.target, strip_registry(plan.registry, plan.builds[static_cast<size_t>(r.mw_build)].image_ref(plan.registry)),
-                   strip_registry(plan.registry, plan.builds[static_cast<size_t>(r.web_build)].image_ref(plan.registry))});
-  }
+std::vector<RenderedValues> NativeBuild::rendered() const {
+  std::vector<RenderedValues> out;
+  for (uint32_t i = 0; i < impl_->plan.releases.size(); ++i)
+    if (const RenderedValues* v = impl_->runner->rendered(i)) out.push_back(*v);
   return out;
 }
 
-const ValuesDir& NativeBuild::values() const { return *impl_->bc->values; }
+const ValuesDir& NativeBuild::values() const { return *impl_->values; }
 
-bool NativeBuild::values_are_git() const { return impl_->bc->values && impl_->bc->values->is_git(); }
+bool NativeBuild::values_are_git() const { return impl_->values && impl_->values->is_git(); }
 
 }  // namespace flavourgraph

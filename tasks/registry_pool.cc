@@ -1,13 +1,15 @@
 #include "registry_pool.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 
 namespace flavourgraph {
 
 RegistryPool::RegistryPool(RegistrySettings settings, const CancelSource& cancel)
     : settings_(std::move(settings)), cancel_(cancel) {}
+
+RegistryPool::RegistryPool(RegistrySettings settings, const CancelSource& cancel, oci::HttpTransport& transport)
+    : settings_(std::move(settings)), cancel_(cancel), transport_(&transport) {}
 
 bool RegistryPool::insecure(const std::string& host) const {
   return std::find(settings_.insecure.begin(), settings_.insecure.end(), host) != settings_.insecure.end();
@@ -28,28 +30,11 @@ oci::RegistryClient& RegistryPool::client(const std::string& host) {
         oci::docker_credentials(hub ? "index.docker.io" : host, std::getenv("DOCKER_CONFIG"), std::getenv("HOME"));
     o.retry = settings_.retry;
     o.retry.attempts = settings_.retries;
-    it = clients_.emplace(host, std::make_unique<oci::RegistryClient>(o, cancel_)).first;
+    auto c = transport_ ? std::make_unique<oci::RegistryClient>(o, *transport_, cancel_)
+                        : std::make_unique<oci::RegistryClient>(o, cancel_);
+    it = clients_.emplace(host, std::move(c)).first;
   }
   return *it->second;
-}
-
-std::vector<std::string> RegistryPool::begin_blob(const std::string& host, const std::string& digest) {
-  std::unique_lock lock(mutex_);
-  auto& st = blobs_[host + " " + digest];
-  // Bounded: the wait ends when the uploader finishes (its requests time out) or on cancel.
-  while (st.busy && !cancel_.requested()) cv_.wait_for(lock, std::chrono::milliseconds(200));
-  st.busy = true;
-  return st.repos;
-}
-
-void RegistryPool::finish_blob(const std::string& host, const std::string& digest, const std::string& repo) {
-  {
-    std::lock_guard lock(mutex_);
-    auto& st = blobs_[host + " " + digest];
-    st.busy = false;
-    if (!repo.empty() && std::find(st.repos.begin(), st.repos.end(), repo) == st.repos.end()) st.repos.push_back(repo);
-  }
-  cv_.notify_all();
 }
 
 }  // namespace flavourgraph

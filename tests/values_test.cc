@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "flavourgraph/values.h"
+#include "flavourgraph/release_values.h"
 #include "test_util.h"
 
 using fgtest::quote;

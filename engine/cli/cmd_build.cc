@@ -108,7 +108,7 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
   bool report_written = false;
   try {
     std::filesystem::create_directories(args.state_dir);
-    auto built = nb.built_images(result);
+    auto built = nb.built_images();
     write_file_atomic(std::filesystem::path(args.state_dir) / "report.json",
                       report_json(built, args.report_format == "v2" ? ReportFormat::v2 : ReportFormat::v3));
     report_written = true;
@@ -122,7 +122,7 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
       values_written += result.records[static_cast<size_t>(r.task)].state == TaskState::done;
   if (values_step) {
     try {
-      commits = commit_values(nb.values(), nb.rendered(result));
+      commits = commit_values(nb.values(), nb.rendered());
       if (commits) fmt::print(stderr, "flavourgraph: {} values file(s) committed in {}\n", commits, nb.values().dir().string());
     } catch (const std::exception& e) {
       diags.error({}, "values", e.what());
@@ -198,15 +198,15 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     settings.ca_bundle = args.ca_bundle;
     settings.retries = args.retries;
     settings.allow_detached = args.allow_detached;
-    bool environment = false;
-    native = NativeBuild::prepare(plan, settings, cancel, diags, &environment);
-    if (!native) {
-      if (!environment) {
-        print_diagnostics(diags);
-        return kExitUsage;
-      }
-      for (const auto& d : diags.items()) fmt::print(stderr, "flavourgraph: error: {}\n", d.str());
+    try {
+      native = NativeBuild::prepare(plan, settings, cancel, diags);
+    } catch (const std::exception& e) {  // the environment's fault: a store in use, a registry down
+      fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
       return kExitTaskFailed;
+    }
+    if (!native) {
+      print_diagnostics(diags);
+      return kExitUsage;
     }
     runner = &native->runner();
   }

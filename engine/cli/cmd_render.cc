@@ -5,7 +5,7 @@
 
 #include "common.h"
 #include "flavourgraph/fs_util.h"
-#include "flavourgraph/publish.h"
+#include "flavourgraph/release_values.h"
 #include "flavourgraph/report.h"
 #include "flavourgraph/values.h"
 #include "render_args.h"
@@ -63,32 +63,18 @@ int run_render(const RenderArgs& a) {
   }
 
   // Every release is checked against the report before any file is touched.
-  struct Planned {
-    const ReleaseTarget* target;
-    std::string content, mw, web;
-  };
-  std::vector<Planned> planned;
+  std::vector<RenderedValues> planned;
   std::set<std::string> reported;
   for (const auto& t : targets) {
-    const ReleaseSpec& r = *t.release;
-    std::string err;
-    auto mw = built->find(std::string(kAppImage), r.mw_flavour, r.mw_kind, &err);
-    if (!mw) {
-      bool kind_problem = err.rfind("Image kind", 0) == 0;
-      std::string key = (kind_problem ? r.mw_kind_at.str() : r.mw_flavour_at.str()) + err;
-      if (reported.insert(key).second)
-        diags.error(kind_problem ? r.mw_kind_at : r.mw_flavour_at, kind_problem ? r.mw_kind_field : r.mw_flavour_field,
-                    fmt::format("release '{}/{}': {} (report {})", t.ns->name, r.name, err, a.report));
+    ReportImages found = release_images(*built, *t.release);
+    for (const auto& [key, problem] : found.problems) {
+      bool kind_problem = problem.rfind("Image kind", 0) == 0;
+      const Location& at = kind_problem ? key.kind_at : key.flavour_at;
+      if (reported.insert(at.str() + problem).second)
+        diags.error(at, kind_problem ? key.kind_field : key.flavour_field,
+                    fmt::format("release '{}/{}': {} (report {})", t.ns->name, t.release->name, problem, a.report));
     }
-    std::string web_err;
-    auto web = built->find(std::string(kWebImage), r.web_flavour, std::string(kDefaultKind), &web_err);
-    if (!web && reported.insert(r.web_flavour_at.str() + web_err).second)
-      diags.error(r.web_flavour_at, r.web_flavour_field,
-                  fmt::format("release '{}/{}': {} (report {})", t.ns->name, r.name, web_err, a.report));
-    if (!mw || !web) continue;
-    auto php = built->metadata(std::string(kAppImage), r.mw_flavour, "php_version");
-    planned.push_back({&t, values_content(a.registry, *mw, *web, php), strip_registry(a.registry, *mw),
-                       strip_registry(a.registry, *web)});
+    if (found.images) planned.push_back(render_values(t, a.registry, *found.images));
   }
   if (diags.has_errors()) {
     print_diagnostics(diags);
@@ -96,7 +82,6 @@ int run_render(const RenderArgs& a) {
   }
 
   size_t written = 0, commits = 0;
-  std::vector<RenderedRelease> rendered;
   std::unique_ptr<ValuesDir> dir;
   try {
     dir = std::make_unique<ValuesDir>(a.values_dir, true);
@@ -114,11 +99,8 @@ int run_render(const RenderArgs& a) {
     return kExitUsage;
   }
   try {
-    for (const auto& p : planned) {
-      written += dir->write(p.target->values_file(), p.content);
-      rendered.push_back({p.target, p.mw, p.web});
-    }
-    commits = commit_values(*dir, rendered);
+    for (const auto& p : planned) written += dir->write(p.file, p.content);
+    commits = commit_values(*dir, planned);
     std::set<std::string> configured;
     for (const auto& t : all) configured.insert(t.values_file());
     stale_values(*dir, configured, a.prune, diags);

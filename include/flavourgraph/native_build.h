@@ -9,7 +9,7 @@
 #include "flavourgraph/diagnostics.h"
 #include "flavourgraph/executor.h"
 #include "flavourgraph/plan.h"
-#include "flavourgraph/publish.h"
+#include "flavourgraph/release_values.h"
 #include "flavourgraph/report.h"
 
 namespace flavourgraph {
@@ -30,24 +30,28 @@ struct BuildSettings {
   bool allow_detached = false;                   ///< commit values onto a detached git HEAD
 };
 
-class BuildContext;
 class CancelSource;
+namespace oci {
+class HttpTransport;
+}
 
 class NativeBuild {
  public:
-  /// Checks what can be checked before any work (layer sources, the push target) and opens
-  /// the store, target and values directory. Problems go to `diags` (nullptr returned);
-  /// `environment` is set when they are not the configuration's fault (a store in use, a
-  /// registry that does not answer).
+  /// Checks what can be checked before any work (layer sources, the push target, the values
+  /// directory's git HEAD) and opens and locks the store, the target and the values directory.
+  /// Problems of the configuration go to `diags` (nullptr returned); problems of the
+  /// environment (a store in use, a registry that does not answer) throw Error. With
+  /// `transport`, registries are spoken to over it (a test's fake) instead of libcurl.
   static std::unique_ptr<NativeBuild> prepare(const Plan& plan, const BuildSettings& settings,
-                                              const CancelSource& cancel, Diagnostics& diags, bool* environment);
+                                              const CancelSource& cancel, Diagnostics& diags,
+                                              oci::HttpTransport* transport = nullptr);
   ~NativeBuild();
 
   TaskRunner& runner();
   /// The images a run pushed, for report.json.
-  [[nodiscard]] BuiltImages built_images(const RunResult& result) const;
-  /// The releases whose values a run rendered (done or unchanged), in plan order.
-  [[nodiscard]] std::vector<RenderedRelease> rendered(const RunResult& result) const;
+  [[nodiscard]] BuiltImages built_images() const;
+  /// The values files a run rendered (written or unchanged), in plan order.
+  [[nodiscard]] std::vector<RenderedValues> rendered() const;
   [[nodiscard]] const ValuesDir& values() const;
   /// True when the run writes values into a git work tree (and commits them).
   [[nodiscard]] bool values_are_git() const;

@@ -15,6 +15,7 @@
 #include "flavourgraph/config.h"
 #include "flavourgraph/deployments.h"
 #include "flavourgraph/diagnostics.h"
+#include "flavourgraph/time.h"
 
 namespace flavourgraph {
 
@@ -115,12 +116,5 @@ Plan expand(std::shared_ptr<const ImagesConfig> config,
 std::string plan_to_text(const Plan& plan);
 std::string plan_to_json(const Plan& plan);
 std::string plan_to_dot(const Plan& plan);
-
-/// Formats a UTC time with strftime's `format`.
-std::string format_utc(int64_t unix_seconds, const char* format);
-/// Formats a UTC time as the tag timestamp YYYY-MM-DD-HHMMSS.
-std::string format_timestamp(int64_t unix_seconds);
-/// Parses --timestamp: YYYY-MM-DD-HHMMSS or seconds since the epoch.
-std::optional<int64_t> parse_timestamp(std::string_view s);
 
 }  // namespace flavourgraph

@@ -1,31 +1,15 @@
 #pragma once
-/// Helmfile values files, exactly as production writes them (design.md §5): one file per
-/// release (and cluster), PyYAML's `yaml.dump` of
-///   {docker: {registry}, main_app: {image}, mw: {httpd: {image_tag}}, php: {version}}
-/// written only when the content changed, through a temp file and a rename; in a git
-/// repository each changed file is committed on its own with production's message.
+/// The values directory (design.md §5): files written only when their content changed,
+/// through a temp file and a rename; in a git repository each changed file is committed on its
+/// own. What the files hold is release_values.h's.
 
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "flavourgraph/config.h"
-#include "flavourgraph/report.h"
 
 namespace flavourgraph {
-
-/// `fqin` without the `<registry>/` prefix (unchanged when it has another prefix).
-std::string strip_registry(const std::string& registry, const std::string& fqin);
-
-/// The values file content. `mw_image` and `web_image` are full names (registry/repo:tag);
-/// `php` comes from the mediawiki flavour's metadata `php_version`, when it has one.
-std::string values_content(const std::string& registry, const std::string& mw_image, const std::string& web_image,
-                           const std::optional<MetaValue>& php_version);
-
-/// The commit message for one changed file.
-std::string values_commit_message(const std::string& fq_release_name, const std::string& mw_image_stripped,
-                                  const std::string& web_image_stripped);
 
 /// A values directory, optionally a git work tree.
 class ValuesDir {

@@ -1,14 +1,15 @@
 #pragma once
 /// Build backends. The native backend appends layers to a base without a daemon (like ko,
-/// Jib or `crane append`). A command backend (buildah, docker buildx, a remote BuildKit) for
-/// kinds that need RUN steps plugs in behind the same interface.
+/// Jib or `crane append`). A command backend (buildah, a remote engine) for kinds that need
+/// RUN steps plugs in behind the same interface.
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "../build_context.h"
+#include "../build_env.h"
 #include "flavourgraph/executor.h"
+#include "oci/layer_writer.h"
 
 namespace flavourgraph {
 
@@ -16,18 +17,22 @@ struct BuildInputs {
   const PlanBuild& build;
   const KindSpec& kind;
   const ImageData& base;
-  std::string base_name;                  ///< for the base annotations
-  std::vector<const LayerData*> layers;   ///< new layers, in order
+  std::string base_name;                       ///< for the base annotations
+  std::vector<const oci::LayerBlob*> layers;   ///< new layers, in order
   std::vector<const LayerSpec*> layer_specs;
   int64_t created = 0;
+};
+
+struct BuildOutput {
+  ImageData image;
+  bool cached = false;  ///< the store had it already
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
-  [[nodiscard]] virtual std::string name() const = 0;
-  /// Produces the image in the store. Sets `cached` when it was there already.
-  virtual ImageData build(BuildContext& bc, const BuildInputs& in, TaskContext& ctx, bool* cached) = 0;
+  /// Produces the image in the store.
+  virtual BuildOutput build(const BuildEnv& env, const BuildInputs& in, TaskContext& ctx) = 0;
 };
 
 std::unique_ptr<Backend> make_native_backend();

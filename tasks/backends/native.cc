@@ -61,7 +61,7 @@ json native_image_config(const BuildInputs& in) {
   json& history = cfg["history"];
   if (!history.is_array()) history = json::array();
   for (size_t i = 0; i < in.layers.size(); ++i) {
-    cfg["rootfs"]["diff_ids"].push_back(in.layers[i]->blob.diff_id.str());
+    cfg["rootfs"]["diff_ids"].push_back(in.layers[i]->diff_id.str());
     const LayerSpec& ls = *in.layer_specs[i];
     history.push_back({{"created", created},
                        {"created_by", fmt::format("{} layer {} -> {}", kName, ls.name.empty() ? ls.source : ls.name, ls.dest)},
@@ -79,9 +79,7 @@ namespace {
 
 class NativeBackend final : public Backend {
  public:
-  std::string name() const override { return "native"; }
-
-  ImageData build(BuildContext& bc, const BuildInputs& in, TaskContext&, bool* cached) override {
+  BuildOutput build(const BuildEnv& env, const BuildInputs& in, TaskContext&) override {
     json cfg = native_image_config(in);
     std::string config_json = oci::canonical(cfg);
     oci::Descriptor config_desc{std::string(oci::media::kConfig), oci::Digest::sha256_of(config_json),
@@ -93,7 +91,7 @@ class NativeBackend final : public Backend {
       l.media_type = oci::oci_layer_media_type(l.media_type);
       m.layers.push_back(l);
     }
-    for (const auto* l : in.layers) m.layers.push_back(l->blob.blob);
+    for (const auto* l : in.layers) m.layers.push_back(l->blob);
     m.annotations["org.opencontainers.image.base.name"] = in.base_name;
     m.annotations["org.opencontainers.image.base.digest"] = in.base.manifest.digest.str();
     std::string manifest_json = m.serialize();
@@ -105,24 +103,24 @@ class NativeBackend final : public Backend {
     for (size_t i = 0; i < m.layers.size(); ++i) {
       const auto& l = m.layers[i];
       bool remote_base = i < in.base.parsed.layers.size() && !in.base.remote_repo.empty();
-      if (!remote_base && !bc.store.has_blob(l.digest, l.size))
+      if (!remote_base && !env.store().has_blob(l.digest, l.size))
         throw std::runtime_error(fmt::format("layer {} of {} is missing from the store", l.digest.str(), in.build.id_suffix()));
     }
-    *cached = !bc.options.no_cache && bc.store.has_blob(manifest_desc.digest, manifest_desc.size) &&
-              bc.store.has_blob(config_desc.digest, config_desc.size);
-    if (!*cached) {
-      bc.store.put_blob(config_json, oci::media::kConfig);
-      bc.store.put_blob(manifest_json, oci::media::kManifest);
+    BuildOutput result;
+    result.cached = !env.settings().no_cache && env.store().has_blob(manifest_desc.digest, manifest_desc.size) &&
+                    env.store().has_blob(config_desc.digest, config_desc.size);
+    if (!result.cached) {
+      env.store().put_blob(config_json, oci::media::kConfig);
+      env.store().put_blob(manifest_json, oci::media::kManifest);
     }
-    ImageData out;
+    ImageData& out = result.image;
     out.manifest = manifest_desc;
     out.parsed = std::move(m);
     out.config = std::move(cfg);
     out.name = fmt::format("{}:{}@{}", in.build.repository, in.build.tag, manifest_desc.digest.str());
-    out.layout = &bc.store;
     out.remote_host = in.base.remote_host;
     out.remote_repo = in.base.remote_repo;
-    return out;
+    return result;
   }
 };
 

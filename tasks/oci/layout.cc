@@ -260,9 +260,8 @@ void Layout::load_index() {
   } catch (const std::exception& e) {
     throw StoreError(fmt::format("{}: {}", dir_.string(), e.what()));
   }
-  std::string err;
-  auto idx = Index::parse(text, &err);
-  if (!idx) throw StoreError(fmt::format("{}: {}", p.string(), err));
+  auto idx = Index::parse(text);
+  if (!idx) throw StoreError(fmt::format("{}: {}", p.string(), idx.message()));
   manifests_ = std::move(idx->manifests);
 }
 

@@ -20,12 +20,8 @@ bool valid_host(std::string_view s) {
 
 }  // namespace
 
-std::optional<Reference> Reference::parse(std::string_view text, const std::filesystem::path& base_dir,
-                                          std::string* error) {
-  auto fail = [&](std::string msg) -> std::optional<Reference> {
-    if (error) *error = std::move(msg);
-    return std::nullopt;
-  };
+Expected<Reference> Reference::parse(std::string_view text, const std::filesystem::path& base_dir) {
+  auto fail = [](std::string msg) { return Error(std::move(msg), ErrorKind::config); };
   Reference r;
   if (text.rfind("oci:", 0) == 0) {
     r.kind = Kind::layout;
@@ -99,17 +95,13 @@ std::string Reference::str() const {
   return out;
 }
 
-std::optional<Target> Target::parse(std::string_view text, const std::filesystem::path& base_dir,
-                                    std::string* error) {
+Expected<Target> Target::parse(std::string_view text, const std::filesystem::path& base_dir) {
   Target t;
   t.text = std::string(text);
   if (text.rfind("oci:", 0) == 0) {
     t.kind = Kind::layout;
     std::string_view path = text.substr(4);
-    if (path.empty()) {
-      if (error) *error = "oci: target has no directory";
-      return std::nullopt;
-    }
+    if (path.empty()) return Error("oci: target has no directory", ErrorKind::config);
     std::filesystem::path p(path);
     t.dir = (p.is_absolute() ? p : base_dir / p).lexically_normal();
     return t;
@@ -121,10 +113,7 @@ std::optional<Target> Target::parse(std::string_view text, const std::filesystem
     t.prefix = std::string(text.substr(slash + 1));
     while (!t.prefix.empty() && t.prefix.back() == '/') t.prefix.pop_back();
   }
-  if (!valid_host(t.host)) {
-    if (error) *error = fmt::format("'{}' is not HOST[:PORT][/PREFIX] or oci:DIR", text);
-    return std::nullopt;
-  }
+  if (!valid_host(t.host)) return Error(fmt::format("'{}' is not HOST[:PORT][/PREFIX] or oci:DIR", text), ErrorKind::config);
   return t;
 }
 

@@ -34,11 +34,8 @@ json Descriptor::to_json() const {
   return j;
 }
 
-std::optional<Descriptor> Descriptor::from_json(const json& j, std::string* error) {
-  auto fail = [&](std::string msg) -> std::optional<Descriptor> {
-    if (error) *error = std::move(msg);
-    return std::nullopt;
-  };
+Expected<Descriptor> Descriptor::from_json(const json& j) {
+  auto fail = [](std::string msg) { return Error(std::move(msg), ErrorKind::runtime); };
   if (!j.is_object()) return fail("a descriptor is not a JSON object");
   Descriptor d;
   if (!j.contains("mediaType") || !j["mediaType"].is_string()) return fail("a descriptor has no mediaType");
@@ -67,11 +64,8 @@ std::optional<Descriptor> Descriptor::from_json(const json& j, std::string* erro
   return d;
 }
 
-std::optional<Manifest> Manifest::parse(std::string_view text, std::string* error) {
-  auto fail = [&](std::string msg) -> std::optional<Manifest> {
-    if (error) *error = std::move(msg);
-    return std::nullopt;
-  };
+Expected<Manifest> Manifest::parse(std::string_view text) {
+  auto fail = [](std::string msg) { return Error(std::move(msg), ErrorKind::runtime); };
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail("manifest is not a JSON object");
   if (!j.contains("schemaVersion") || j["schemaVersion"] != 2) return fail("manifest schemaVersion is not 2");
@@ -80,14 +74,13 @@ std::optional<Manifest> Manifest::parse(std::string_view text, std::string* erro
   if (is_index_media_type(m.media_type) || j.contains("manifests"))
     return fail("this is an image index, not a manifest");
   if (!j.contains("config")) return fail("manifest has no config");
-  std::string err;
-  auto cfg = Descriptor::from_json(j["config"], &err);
-  if (!cfg) return fail("manifest config: " + err);
+  auto cfg = Descriptor::from_json(j["config"]);
+  if (!cfg) return fail("manifest config: " + cfg.message());
   m.config = *cfg;
   if (!j.contains("layers") || !j["layers"].is_array()) return fail("manifest has no layers list");
   for (const auto& l : j["layers"]) {
-    auto d = Descriptor::from_json(l, &err);
-    if (!d) return fail("manifest layer: " + err);
+    auto d = Descriptor::from_json(l);
+    if (!d) return fail("manifest layer: " + d.message());
     m.layers.push_back(*d);
   }
   if (j.contains("annotations") && j["annotations"].is_object())
@@ -104,19 +97,15 @@ std::string Manifest::serialize() const {
   return canonical(j);
 }
 
-std::optional<Index> Index::parse(std::string_view text, std::string* error) {
-  auto fail = [&](std::string msg) -> std::optional<Index> {
-    if (error) *error = std::move(msg);
-    return std::nullopt;
-  };
+Expected<Index> Index::parse(std::string_view text) {
+  auto fail = [](std::string msg) { return Error(std::move(msg), ErrorKind::runtime); };
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail("index is not a JSON object");
   if (!j.contains("manifests") || !j["manifests"].is_array()) return fail("index has no manifests list");
   Index idx;
-  std::string err;
   for (const auto& m : j["manifests"]) {
-    auto d = Descriptor::from_json(m, &err);
-    if (!d) return fail("index entry: " + err);
+    auto d = Descriptor::from_json(m);
+    if (!d) return fail("index entry: " + d.message());
     idx.manifests.push_back(*d);
   }
   return idx;

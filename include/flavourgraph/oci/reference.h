@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "flavourgraph/error.h"
 #include "flavourgraph/oci/digest.h"
 
 namespace flavourgraph::oci {
@@ -23,8 +24,7 @@ struct Reference {
   std::optional<Digest> digest;
 
   /// Parses `text`; relative layout paths resolve against `base_dir`.
-  static std::optional<Reference> parse(std::string_view text, const std::filesystem::path& base_dir,
-                                        std::string* error);
+  static Expected<Reference> parse(std::string_view text, const std::filesystem::path& base_dir);
   [[nodiscard]] std::string str() const;
 };
 
@@ -36,8 +36,7 @@ struct Target {
   std::string prefix;         ///< registry path prefix ("" = none)
   std::string text;           ///< as written
 
-  static std::optional<Target> parse(std::string_view text, const std::filesystem::path& base_dir,
-                                     std::string* error);
+  static Expected<Target> parse(std::string_view text, const std::filesystem::path& base_dir);
 };
 
 }  // namespace flavourgraph::oci

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "flavourgraph/error.h"
 #include "flavourgraph/oci/digest.h"
 
 namespace flavourgraph::oci {
@@ -52,8 +53,8 @@ struct Descriptor {
   std::vector<std::string> urls;
 
   [[nodiscard]] nlohmann::json to_json() const;
-  /// Parses and validates a descriptor; on failure returns nullopt and sets `error`.
-  static std::optional<Descriptor> from_json(const nlohmann::json& j, std::string* error);
+  /// Parses and validates a descriptor.
+  static Expected<Descriptor> from_json(const nlohmann::json& j);
 };
 
 /// A manifest as read from a blob: its config and layers, plus the raw document.
@@ -63,13 +64,13 @@ struct Manifest {
   std::vector<Descriptor> layers;
   std::map<std::string, std::string> annotations;
 
-  static std::optional<Manifest> parse(std::string_view json, std::string* error);
+  static Expected<Manifest> parse(std::string_view json);
   [[nodiscard]] std::string serialize() const;  ///< canonical JSON (sorted keys, compact)
 };
 
 struct Index {
   std::vector<Descriptor> manifests;
-  static std::optional<Index> parse(std::string_view json, std::string* error);
+  static Expected<Index> parse(std::string_view json);
   /// The manifest for `os/arch` (variant ignored), or nullopt.
   [[nodiscard]] std::optional<Descriptor> pick(std::string_view os, std::string_view arch) const;
 };

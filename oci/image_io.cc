@@ -1,0 +1,154 @@
+// Image sources (pulling a base) and sinks (publishing an image), for layouts and registries.
+#include "flavourgraph/oci/image_io.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace flavourgraph::oci {
+
+using nlohmann::json;
+
+FetchedManifest LayoutSource::manifest(const std::string& ref) {
+  if (auto d = Digest::parse(ref)) {
+    if (!layout_.has_blob(*d)) throw StoreError(fmt::format("no blob {} in {}", d->str(), layout_.dir().string()));
+    std::string data = layout_.read_blob(*d);
+    auto j = json::parse(data, nullptr, false);
+    std::string mt(media::kManifest);
+    if (j.is_object() && j.contains("mediaType") && j["mediaType"].is_string()) mt = j["mediaType"];
+    if (j.is_object() && j.contains("manifests")) mt = media::kIndex;
+    return {std::move(data), mt, *d};
+  }
+  auto top = layout_.resolve(ref);
+  if (!top) {
+    auto names = layout_.ref_names();
+    throw StoreError(fmt::format("no image named '{}' in {} (it has: {})", ref, layout_.dir().string(),
+                                 names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  return {layout_.read_blob(top->digest), top->media_type, top->digest};
+}
+
+uint64_t LayoutSource::copy_blob(const Descriptor& d, Layout& store) {
+  return store.copy_blob_from(layout_, d) ? static_cast<uint64_t>(d.size) : 0;
+}
+
+uint64_t RegistrySource::copy_blob(const Descriptor& d, Layout& store) {
+  if (store.has_blob(d.digest, d.size)) return 0;
+  return client_.fetch_blob(repository_, d, store);
+}
+
+PullResult pull_image(ImageSource& source, const std::string& ref, const std::string& text, Layout& store,
+                      const PullOptions& options, const CancelSource& cancel) {
+  try {
+    FetchedManifest chosen = source.manifest(ref);
+    if (is_index_media_type(chosen.media_type)) {
+      auto idx = Index::parse(chosen.bytes);
+      if (!idx) throw idx.error();
+      auto pick = idx->pick(options.os, options.arch);
+      if (!pick) throw Error(fmt::format("its index has no {}/{} image", options.os, options.arch));
+      chosen = source.manifest(pick->digest.str());
+    }
+    auto m = Manifest::parse(chosen.bytes);
+    if (!m) throw m.error();
+    PullResult out;
+    auto bring = [&](const Descriptor& d) {
+      if (cancel.requested()) throw Cancelled();
+      bool had = store.has_blob(d.digest, d.size);
+      out.bytes_in += source.copy_blob(d, store);
+      out.copied |= !had;
+    };
+    bring(m->config);
+    if (options.layers)
+      for (const auto& l : m->layers) bring(l);
+    PulledImage& img = out.image;
+    img.manifest = Descriptor{m->media_type, chosen.digest, static_cast<int64_t>(chosen.bytes.size()), {}, std::nullopt, {}};
+    img.config = json::parse(store.read_blob(m->config.digest), nullptr, false);
+    if (!img.config.is_object()) throw Error("its config is not a JSON object");
+    img.parsed = std::move(*m);
+    img.name = text.substr(0, text.find('@')) + "@" + chosen.digest.str();
+    return out;
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("base {}: {}", text, e.what()));
+  }
+}
+
+ImageSink::BlobResult LayoutSink::put_blob(const std::string&, const Descriptor& d, Layout& store,
+                                           const std::vector<std::string>&, const std::function<uint64_t()>&) {
+  bool copied = layout_.copy_blob_from(store, d, /*link=*/true);
+  return {copied, copied ? static_cast<uint64_t>(d.size) : 0, 0};
+}
+
+ImageSink::TagResult LayoutSink::put_tag(const std::string& repository, const std::string& tag,
+                                         const Descriptor& manifest, Layout& store) {
+  bool copied = layout_.copy_blob_from(store, manifest, /*link=*/true);
+  bool named = layout_.set_ref(repository + ":" + tag, manifest);
+  return {copied || named, copied ? static_cast<uint64_t>(manifest.size) : 0};
+}
+
+std::vector<std::string> RegistrySink::begin(const std::string& digest) {
+  std::unique_lock lock(mutex_);
+  auto& st = blobs_[digest];
+  // Bounded: the wait ends when the uploader finishes (its requests time out) or on cancel.
+  while (st.busy && !cancel_.requested()) cv_.wait_for(lock, std::chrono::milliseconds(200));
+  st.busy = true;
+  return st.repositories;
+}
+
+void RegistrySink::finish(const std::string& digest, const std::string& repository) {
+  {
+    std::lock_guard lock(mutex_);
+    auto& st = blobs_[digest];
+    st.busy = false;
+    if (!repository.empty() && std::find(st.repositories.begin(), st.repositories.end(), repository) == st.repositories.end())
+      st.repositories.push_back(repository);
+  }
+  cv_.notify_all();
+}
+
+ImageSink::BlobResult RegistrySink::put_blob(const std::string& repository, const Descriptor& d, Layout& store,
+                                             const std::vector<std::string>& mount_from,
+                                             const std::function<uint64_t()>& fetch) {
+  std::vector<std::string> candidates;
+  auto add = [&](const std::string& r) {
+    if (!r.empty() && r != repository && std::find(candidates.begin(), candidates.end(), r) == candidates.end())
+      candidates.push_back(r);
+  };
+  for (const auto& r : begin(d.digest.str())) add(r);  // where this run put it: the likeliest mounts
+  for (const auto& r : mount_from) add(r);
+  if (candidates.size() > 4) candidates.resize(4);
+  BlobResult out;
+  try {
+    if (!client_.blob_size(repository, d.digest, /*for_push=*/true)) {
+      out.placed = true;
+      bool mounted = false;
+      for (const auto& from : candidates)
+        if ((mounted = client_.mount_blob(repository, d.digest, from))) break;
+      if (!mounted) {
+        if (!store.has_blob(d.digest, d.size)) {
+          if (!fetch) throw StoreError(fmt::format("blob {} is neither in the store nor mountable", d.digest.str()));
+          out.fetched = fetch();  // a base layer the registry would not mount: through the store
+        }
+        client_.upload_blob(repository, d, store.blob_path(d.digest));
+        out.sent = static_cast<uint64_t>(d.size);
+      }
+    }
+  } catch (...) {
+    finish(d.digest.str(), "");
+    throw;
+  }
+  finish(d.digest.str(), repository);
+  return out;
+}
+
+ImageSink::TagResult RegistrySink::put_tag(const std::string& repository, const std::string& tag,
+                                           const Descriptor& manifest, Layout& store) {
+  auto have = client_.head_manifest(repository, tag, /*for_push=*/true);
+  if (have && have->digest == manifest.digest) return {};
+  client_.put_manifest(repository, tag, store.read_blob(manifest.digest), manifest.media_type);
+  return {true, 0};
+}
+
+}  // namespace flavourgraph::oci

@@ -1,0 +1,72 @@
+#pragma once
+/// What the tasks of one build share: the plan and the settings (read-only), and the services
+/// that are safe to use from several tasks at once: the local store, the push target, the
+/// registry clients and the values directory. Results pass from a task to its dependents
+/// through typed outputs (tasks.h), never through here.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "flavourgraph/native_build.h"
+#include "flavourgraph/oci/image_io.h"
+#include "flavourgraph/oci/layout.h"
+#include "flavourgraph/oci/reference.h"
+#include "flavourgraph/plan.h"
+#include "flavourgraph/values.h"
+#include "registry_pool.h"
+
+namespace flavourgraph {
+
+/// A pulled base or a built image.
+struct ImageData {
+  oci::Descriptor manifest;
+  oci::Manifest parsed;
+  nlohmann::json config;
+  std::string name;  ///< pinned reference, for messages and annotations
+  /// Where base layers the store does not hold can be mounted from: a repository on the push
+  /// target's registry (empty when every blob is in the store).
+  std::string remote_host;
+  std::string remote_repo;
+};
+
+class BuildEnv {
+ public:
+  BuildEnv(const Plan& plan, const BuildSettings& settings, oci::Layout& store, oci::Target target,
+           oci::ImageSink& sink, RegistryPool& registries, const ValuesDir* values)
+      : plan_(plan), settings_(settings), store_(store), target_(std::move(target)), sink_(sink),
+        registries_(registries), values_(values) {}
+
+  [[nodiscard]] const Plan& plan() const { return plan_; }
+  [[nodiscard]] const BuildSettings& settings() const { return settings_; }
+  [[nodiscard]] oci::Layout& store() const { return store_; }
+  [[nodiscard]] const oci::Target& target() const { return target_; }
+  [[nodiscard]] oci::ImageSink& sink() const { return sink_; }
+  [[nodiscard]] RegistryPool& registries() const { return registries_; }
+  /// Where render-values writes; null when the plan renders no release.
+  [[nodiscard]] const ValuesDir* values() const { return values_; }
+  /// The directory of the layer cache and of the layer index (tree listings).
+  [[nodiscard]] std::filesystem::path cache_dir() const { return store_.state_dir() / "cache"; }
+  /// `repository` as named at the push target (under its prefix, for a registry).
+  [[nodiscard]] std::string target_repository(const std::string& repository) const {
+    return target_.prefix.empty() ? repository : target_.prefix + "/" + repository;
+  }
+  /// An `oci:` layout used as a base, opened once per directory.
+  const oci::Layout& base_layout(const std::filesystem::path& dir) const;
+
+ private:
+  const Plan& plan_;
+  const BuildSettings& settings_;
+  oci::Layout& store_;
+  oci::Target target_;
+  oci::ImageSink& sink_;
+  RegistryPool& registries_;
+  const ValuesDir* values_;
+  mutable std::mutex layouts_mutex_;
+  mutable std::map<std::filesystem::path, std::unique_ptr<oci::Layout>> base_layouts_;
+};
+
+}  // namespace flavourgraph

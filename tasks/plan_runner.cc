@@ -1,0 +1,76 @@
+// The plan's tasks, made in plan order and wired to the tasks they read from.
+#include "tasks.h"
+
+namespace flavourgraph {
+
+const oci::Layout& BuildEnv::base_layout(const std::filesystem::path& dir) const {
+  std::lock_guard lock(layouts_mutex_);
+  auto it = base_layouts_.find(dir);
+  if (it == base_layouts_.end()) it = base_layouts_.emplace(dir, oci::Layout::open(dir, false)).first;
+  return *it->second;
+}
+
+PlanRunner::PlanRunner(const BuildEnv& env) {
+  const Plan& plan = env.plan();
+  bases_.resize(plan.bases.size());
+  layers_.resize(plan.layers.size());
+  builds_.resize(plan.builds.size());
+  pushes_.resize(plan.builds.size());
+  renders_.resize(plan.releases.size());
+  tasks_.reserve(plan.tasks.size());
+  for (const auto& t : plan.tasks) {
+    uint32_t s = t.subject;
+    switch (t.kind) {
+      case TaskKind::base_pull:
+        tasks_.push_back(std::make_unique<BasePullTask>(env, s));
+        bases_[s] = static_cast<BasePullTask*>(tasks_.back().get());
+        break;
+      case TaskKind::layer:
+        tasks_.push_back(std::make_unique<LayerTask>(env, s));
+        layers_[s] = static_cast<LayerTask*>(tasks_.back().get());
+        break;
+      case TaskKind::build: {
+        const PlanBuild& pb = plan.builds[s];
+        const ImageTask& base = pb.parent >= 0 ? static_cast<const ImageTask&>(*builds_[static_cast<size_t>(pb.parent)])
+                                               : *bases_[static_cast<size_t>(pb.base)];
+        std::vector<const LayerTask*> layers;
+        for (uint32_t l : pb.layers) layers.push_back(layers_[l]);
+        tasks_.push_back(std::make_unique<BuildTask>(env, s, base, std::move(layers)));
+        builds_[s] = static_cast<BuildTask*>(tasks_.back().get());
+        break;
+      }
+      case TaskKind::tag: tasks_.push_back(std::make_unique<TagTask>(env, s, *builds_[s])); break;
+      case TaskKind::push:
+        tasks_.push_back(std::make_unique<PushTask>(env, s, *builds_[s]));
+        pushes_[s] = static_cast<PushTask*>(tasks_.back().get());
+        break;
+      case TaskKind::render_values: {
+        const PlanRelease& r = plan.releases[s];
+        tasks_.push_back(std::make_unique<RenderValuesTask>(env, s, *pushes_[static_cast<size_t>(r.mw_build)],
+                                                            *pushes_[static_cast<size_t>(r.web_build)]));
+        renders_[s] = static_cast<RenderValuesTask*>(tasks_.back().get());
+        break;
+      }
+    }
+  }
+}
+
+TaskOutcome PlanRunner::run(uint32_t index, TaskContext& ctx) { return tasks_[index]->run(ctx); }
+
+const ImageData* PlanRunner::base_image(uint32_t base) const {
+  return bases_[base] && bases_[base]->has_image() ? &bases_[base]->image() : nullptr;
+}
+
+const ImageData* PlanRunner::built_image(uint32_t build) const {
+  return builds_[build] && builds_[build]->has_image() ? &builds_[build]->image() : nullptr;
+}
+
+const PushResult* PlanRunner::pushed(uint32_t build) const {
+  return pushes_[build] && pushes_[build]->has_pushed() ? &pushes_[build]->pushed() : nullptr;
+}
+
+const RenderedValues* PlanRunner::rendered(uint32_t release) const {
+  return renders_[release] && renders_[release]->has_rendered() ? &renders_[release]->rendered() : nullptr;
+}
+
+}  // namespace flavourgraph

@@ -1,0 +1,176 @@
+#pragma once
+/// The tasks of a build, one class per kind of plan task. A task reads the plan and settings
+/// through its BuildEnv (read-only) and the outputs of the tasks it depends on (given at
+/// construction, read only after they ended: the executor runs a task after its dependencies,
+/// and only when they succeeded); it writes nothing but its own typed output.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "build_env.h"
+#include "flavourgraph/error.h"
+#include "flavourgraph/executor.h"
+#include "oci/layer_writer.h"
+#include "flavourgraph/release_values.h"
+
+namespace flavourgraph {
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  /// Does the work; throws or returns failed on error, cancelled when asked to stop.
+  virtual TaskOutcome run(TaskContext& ctx) = 0;
+};
+
+/// A task's result, set once by the task when it succeeds.
+template <class T>
+class Output {
+ public:
+  void set(T value) { value_ = std::move(value); }
+  [[nodiscard]] bool has() const { return value_.has_value(); }
+  [[nodiscard]] const T& get(const char* what) const {
+    if (!value_) throw Error(std::string(what) + " is not there: the task that makes it did not succeed");
+    return *value_;
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+/// A task whose output is an image: a base-pull, or a build.
+class ImageTask : public Task {
+ public:
+  [[nodiscard]] const ImageData& image() const { return image_.get("the image"); }
+  [[nodiscard]] bool has_image() const { return image_.has(); }
+
+ protected:
+  Output<ImageData> image_;
+};
+
+/// base-pull: resolves a base reference to a pinned manifest (the platform's, from an index),
+/// and brings into the store the blobs the images built on it need.
+class BasePullTask final : public ImageTask {
+ public:
+  BasePullTask(const BuildEnv& env, uint32_t base) : env_(env), base_(base) {}
+  TaskOutcome run(TaskContext& ctx) override;
+
+ private:
+  const BuildEnv& env_;
+  uint32_t base_;
+};
+
+/// layer: a reproducible, compressed tar of a source tree, cached by a key computed from the
+/// tree's listing (no file is read when the key is unchanged).
+class LayerTask final : public Task {
+ public:
+  LayerTask(const BuildEnv& env, uint32_t layer) : env_(env), layer_(layer) {}
+  TaskOutcome run(TaskContext& ctx) override;
+  [[nodiscard]] const oci::LayerBlob& blob() const { return blob_.get("the layer"); }
+  [[nodiscard]] uint32_t index() const { return layer_; }
+
+ private:
+  [[nodiscard]] std::optional<oci::LayerBlob> cached_entry(const std::filesystem::path& entry) const;
+  void write_entry(const std::filesystem::path& entry, const oci::LayerBlob& b) const;
+  void write_index(const std::string& key, const oci::TreeListing& listing) const;
+  void warn_sockets(TaskContext& ctx, const std::vector<std::string>& sockets) const;
+
+  const BuildEnv& env_;
+  uint32_t layer_;
+  Output<oci::LayerBlob> blob_;
+};
+
+/// build: the image of one (image, flavour, kind) from its base (or its `from` kind's image)
+/// and its layers. Unchanged inputs give the same bytes, so an unchanged image is `cached`.
+class BuildTask final : public ImageTask {
+ public:
+  BuildTask(const BuildEnv& env, uint32_t build, const ImageTask& base, std::vector<const LayerTask*> layers)
+      : env_(env), build_(build), base_(base), layers_(std::move(layers)) {}
+  TaskOutcome run(TaskContext& ctx) override;
+  [[nodiscard]] uint32_t index() const { return build_; }
+  /// The base-pull, or the `from` kind's build.
+  [[nodiscard]] const ImageTask& base() const { return base_; }
+  [[nodiscard]] const std::vector<const LayerTask*>& layers() const { return layers_; }
+
+ private:
+  const BuildEnv& env_;
+  uint32_t build_;
+  const ImageTask& base_;
+  std::vector<const LayerTask*> layers_;
+};
+
+/// tag: names the image `<repository>:<tag>` (and the extra tags) in the local store.
+class TagTask final : public Task {
+ public:
+  TagTask(const BuildEnv& env, uint32_t build, const BuildTask& image) : env_(env), build_(build), image_(image) {}
+  TaskOutcome run(TaskContext& ctx) override;
+
+ private:
+  const BuildEnv& env_;
+  uint32_t build_;
+  const BuildTask& image_;
+};
+
+struct PushResult {
+  std::string ref;  ///< registry/repository:tag@digest
+  uint64_t bytes_out = 0;
+};
+
+/// push: publishes an image to the push target, blobs first and the names last.
+class PushTask final : public Task {
+ public:
+  PushTask(const BuildEnv& env, uint32_t build, const BuildTask& image) : env_(env), build_(build), image_(image) {}
+  TaskOutcome run(TaskContext& ctx) override;
+  [[nodiscard]] const PushResult& pushed() const { return pushed_.get("the pushed image"); }
+  [[nodiscard]] bool has_pushed() const { return pushed_.has(); }
+
+ private:
+  [[nodiscard]] std::vector<std::string> mount_candidates(const oci::Descriptor& d, size_t index) const;
+
+  const BuildEnv& env_;
+  uint32_t build_;
+  const BuildTask& image_;
+  Output<PushResult> pushed_;
+};
+
+/// render-values: a release's helmfile values file, written only when its content changed.
+/// Git commits happen after the run, stage by stage.
+class RenderValuesTask final : public Task {
+ public:
+  RenderValuesTask(const BuildEnv& env, uint32_t release, const PushTask& mw, const PushTask& web)
+      : env_(env), release_(release), mw_(mw), web_(web) {}
+  TaskOutcome run(TaskContext& ctx) override;
+  [[nodiscard]] bool has_rendered() const { return rendered_.has(); }
+  [[nodiscard]] const RenderedValues& rendered() const { return rendered_.get("the values file"); }
+
+ private:
+  const BuildEnv& env_;
+  uint32_t release_;
+  const PushTask& mw_;
+  const PushTask& web_;
+  Output<RenderedValues> rendered_;
+};
+
+/// The executor's view of a build: plan task index → task. Tasks are made in plan order (a
+/// topological order), each given the tasks it reads from.
+class PlanRunner final : public TaskRunner {
+ public:
+  explicit PlanRunner(const BuildEnv& env);
+  TaskOutcome run(uint32_t index, TaskContext& ctx) override;
+
+  /// Outputs by plan subject, after the run (null when the task did not succeed).
+  [[nodiscard]] const ImageData* base_image(uint32_t base) const;
+  [[nodiscard]] const ImageData* built_image(uint32_t build) const;
+  [[nodiscard]] const PushResult* pushed(uint32_t build) const;
+  [[nodiscard]] const RenderedValues* rendered(uint32_t release) const;
+
+ private:
+  std::vector<std::unique_ptr<Task>> tasks_;  ///< by plan task index
+  std::vector<BasePullTask*> bases_;          ///< by plan base index
+  std::vector<LayerTask*> layers_;
+  std::vector<BuildTask*> builds_;
+  std::vector<PushTask*> pushes_;             ///< by plan build index (null when not pushed)
+  std::vector<RenderValuesTask*> renders_;    ///< by plan release index
+};
+
+}  // namespace flavourgraph
