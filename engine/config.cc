@@ -463,16 +463,9 @@ void check_from(const Ctx& ctx, const ImageSpec& img) {
   }
 }
 
-ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::filesystem::path& dir) {
-  ImagesConfig cfg;
-  cfg.dir = dir;
-  cfg.latest_tag = "latest";
-  MapReader top(ctx, root, "");
-  if (!top.ok()) return cfg;
-  top.allow({"registry", "insecure_registries", "tag", "latest_tag", "clusters", "compression",
-             "layers", "images"});
+/// The top-level settings: push target, tags, clusters.
+void parse_settings(const Ctx& ctx, const MapReader& top, ImagesConfig& cfg) {
   if (auto r = top.str("registry")) {
-    std::string err;
     auto at = top.find("registry")->value;
     if (auto problem = check_push_target(*r); !problem.empty())
       ctx.error(at, "registry", problem);
@@ -494,31 +487,71 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
   cfg.clusters = top.str_list("clusters");
   if (const auto* e = top.find("clusters"))
     for (const auto& problem : check_cluster_list(cfg.clusters)) ctx.error(e->value, "clusters", problem);
-  if (const auto* e = top.find("compression")) {
-    MapReader c(ctx, e->value, "compression");
-    if (c.ok()) {
-      c.allow({"format", "level"});
-      if (auto f = c.str("format")) {
-        if (*f == "gzip")
-          cfg.compression.format = Compression::gzip;
-        else if (*f == "zstd") {
-          cfg.compression.format = Compression::zstd;
-          cfg.compression.level = 3;
-        } else
-          ctx.error(c.find("format")->value, "compression.format",
-                    fmt::format("unknown compression '{}' (gzip or zstd)", *f));
-      }
-      if (auto l = c.str("level")) {
-        auto v = parse_id(*l);
-        int max = cfg.compression.format == Compression::zstd ? 19 : 12;
-        if (!v || *v < 1 || static_cast<int>(*v) > max)
-          ctx.error(c.find("level")->value, "compression.level",
-                    fmt::format("'{}' is not a level from 1 to {}", *l, max));
-        else
-          cfg.compression.level = static_cast<int>(*v);
-      }
+}
+
+CompressionSpec parse_compression(const Ctx& ctx, const YAML::Node& node) {
+  CompressionSpec out;
+  MapReader c(ctx, node, "compression");
+  if (!c.ok()) return out;
+  c.allow({"format", "level"});
+  if (auto f = c.str("format")) {
+    if (*f == "gzip") {
+      out.format = Compression::gzip;
+    } else if (*f == "zstd") {
+      out.format = Compression::zstd;
+      out.level = 3;
+    } else {
+      ctx.error(c.find("format")->value, "compression.format", fmt::format("unknown compression '{}' (gzip or zstd)", *f));
     }
   }
+  if (auto l = c.str("level")) {
+    auto v = parse_id(*l);
+    int max = out.format == Compression::zstd ? 19 : 12;
+    if (!v || *v < 1 || static_cast<int>(*v) > max)
+      ctx.error(c.find("level")->value, "compression.level", fmt::format("'{}' is not a level from 1 to {}", *l, max));
+    else
+      out.level = static_cast<int>(*v);
+  }
+  return out;
+}
+
+ImageSpec parse_image(const Ctx& ctx, const MapReader& imgs, const yamlr::Entry& ie,
+                      const std::map<std::string, LayerSpec>& named_layers, const std::filesystem::path& dir) {
+  ImageSpec img;
+  img.name = ie.key;
+  img.where = yamlr::where(ctx.file, ie.key_node);
+  std::string ipath = imgs.field(ie.key);
+  if (!valid_name(img.name)) ctx.error(ie.key_node, ipath, "image names use letters, digits, '-', '_' and '.'");
+  MapReader im(ctx, ie.value, ipath);
+  if (!im.ok()) return img;
+  im.allow({"flavours", "kinds"});
+  if (const auto* fe = im.find("flavours")) {
+    MapReader fl(ctx, fe->value, im.field("flavours"));
+    for (const auto& e : fl.entries()) img.flavours.push_back(parse_flavour(ctx, e, fl.field(e.key)));
+    if (fl.ok() && img.flavours.empty()) ctx.error(fe->key_node, im.field("flavours"), "an image needs at least one flavour");
+  } else {
+    ctx.error(ie.key_node, im.field("flavours"), "missing required key 'flavours'");
+  }
+  if (const auto* ke = im.find("kinds")) {
+    MapReader kinds(ctx, ke->value, im.field("kinds"));
+    for (const auto& e : kinds.entries()) img.kinds.push_back(parse_kind(ctx, e, kinds.field(e.key), named_layers, dir));
+    if (kinds.ok() && img.kinds.empty()) ctx.error(ke->key_node, im.field("kinds"), "an image needs at least one kind");
+  } else {
+    ctx.error(ie.key_node, im.field("kinds"), "missing required key 'kinds'");
+  }
+  check_from(ctx, img);
+  return img;
+}
+
+ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::filesystem::path& dir) {
+  ImagesConfig cfg;
+  cfg.dir = dir;
+  cfg.latest_tag = "latest";
+  MapReader top(ctx, root, "");
+  if (!top.ok()) return cfg;
+  top.allow({"registry", "insecure_registries", "tag", "latest_tag", "clusters", "compression", "layers", "images"});
+  parse_settings(ctx, top, cfg);
+  if (const auto* e = top.find("compression")) cfg.compression = parse_compression(ctx, e->value);
   std::map<std::string, LayerSpec> named_layers;
   if (const auto* e = top.find("layers")) {
     MapReader layers(ctx, e->value, "layers");
@@ -534,36 +567,7 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
     return cfg;
   }
   MapReader imgs(ctx, images->value, "images");
-  for (const auto& ie : imgs.entries()) {
-    ImageSpec img;
-    img.name = ie.key;
-    img.where = yamlr::where(ctx.file, ie.key_node);
-    std::string ipath = imgs.field(ie.key);
-    if (!valid_name(img.name))
-      ctx.error(ie.key_node, ipath, "image names use letters, digits, '-', '_' and '.'");
-    MapReader im(ctx, ie.value, ipath);
-    if (!im.ok()) continue;
-    im.allow({"flavours", "kinds"});
-    if (const auto* fe = im.find("flavours")) {
-      MapReader fl(ctx, fe->value, im.field("flavours"));
-      for (const auto& e : fl.entries()) img.flavours.push_back(parse_flavour(ctx, e, fl.field(e.key)));
-      if (fl.ok() && img.flavours.empty())
-        ctx.error(fe->key_node, im.field("flavours"), "an image needs at least one flavour");
-    } else {
-      ctx.error(ie.key_node, im.field("flavours"), "missing required key 'flavours'");
-    }
-    if (const auto* ke = im.find("kinds")) {
-      MapReader kinds(ctx, ke->value, im.field("kinds"));
-      for (const auto& e : kinds.entries())
-        img.kinds.push_back(parse_kind(ctx, e, kinds.field(e.key), named_layers, dir));
-      if (kinds.ok() && img.kinds.empty())
-        ctx.error(ke->key_node, im.field("kinds"), "an image needs at least one kind");
-    } else {
-      ctx.error(ie.key_node, im.field("kinds"), "missing required key 'kinds'");
-    }
-    check_from(ctx, img);
-    cfg.images.push_back(std::move(img));
-  }
+  for (const auto& ie : imgs.entries()) cfg.images.push_back(parse_image(ctx, imgs, ie, named_layers, dir));
   check_templates(ctx, cfg);
   return cfg;
 }

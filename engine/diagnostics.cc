@@ -53,9 +53,4 @@ std::string Diagnostics::str() const {
   for (const auto& d : items_) out += d.str() + '\n';
   return out;
 }
-
-ConfigError::ConfigError(Diagnostics d) : diags_(std::move(d)), text_(diags_.str()) {
-  if (!text_.empty() && text_.back() == '\n') text_.pop_back();
-}
-
 }  // namespace flavourgraph

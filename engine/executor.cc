@@ -324,7 +324,7 @@ class Run {
     started.time = r.start;
     status_.task_started(started);
 
-    TaskContext ctx(cancel_, lane);
+    TaskContext ctx(cancel_);
     TaskOutcome out;
     try {
       out = runner_.run(i, ctx);

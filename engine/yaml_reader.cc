@@ -1,6 +1,7 @@
 #include "yaml_reader.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <fstream>
@@ -59,6 +60,47 @@ bool check_bytes(std::string_view text, const std::string& display, Diagnostics&
   return true;
 }
 
+/// Goes through the documents of a YAML stream without building them: how many there are,
+/// where the second one starts, and where the parser stops making progress. yaml-cpp 0.7's
+/// LoadAll never returns (and allocates a null document per turn) when a token that no value
+/// can start with, such as a ',' outside [ ] and { }, stands where a document would begin;
+/// this scan stops there.
+class DocumentScan : public YAML::EventHandler {
+ public:
+  size_t documents = 0;
+  std::optional<YAML::Mark> second;  ///< the first node of the second document
+  std::optional<YAML::Mark> stuck;   ///< a document that starts where the previous one did
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents > 0 && mark.pos == last_start_) stuck = mark;
+    last_start_ = mark.pos;
+    ++documents;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (documents == 2 && !second) second = mark;
+  }
+  int last_start_ = -1;
+};
+
 }  // namespace
 
 std::optional<YAML::Node> load_text(std::string_view text, const std::string& display,
@@ -71,17 +113,34 @@ std::optional<YAML::Node> load_text(std::string_view text, const std::string& di
   }
   if (!check_bytes(text, display, diags)) return std::nullopt;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.empty()) {
+    std::string copy(text);
+    // Count the documents first (without YAML::LoadAll, see DocumentScan), then build the one.
+    std::istringstream in(copy);
+    YAML::Parser parser(in);
+    DocumentScan scan;
+    while (!scan.stuck && parser.HandleNextDocument(scan)) {
+    }
+    if (scan.stuck) {
+      // Positions count from after a byte order mark.
+      auto pos = static_cast<size_t>(scan.stuck->pos) + (text.starts_with("\xEF\xBB\xBF") ? 3 : 0);
+      bool comma = pos < text.size() && text[pos] == ',';
+      diags.error({display, scan.stuck->line + 1, scan.stuck->column + 1}, "",
+                  comma ? "invalid YAML: unexpected ',' (a comma only separates the items of a "
+                          "[ ] or { } collection)"
+                        : "invalid YAML: unexpected token where a value should start");
+      return std::nullopt;
+    }
+    if (scan.documents == 0) {
       diags.error({display, 1, 1}, "", "file is empty");
       return std::nullopt;
     }
-    if (docs.size() > 1) {
-      diags.error(where(display, docs[1]), "",
-                  "file holds more than one YAML document; exactly one is expected");
+    if (scan.documents > 1) {
+      Location at{display, 0, 0};
+      if (scan.second) at = {display, scan.second->line + 1, scan.second->column + 1};
+      diags.error(at, "", "file holds more than one YAML document; exactly one is expected");
       return std::nullopt;
     }
-    return docs.front();
+    return YAML::Load(copy);
   } catch (const YAML::DeepRecursion& e) {
     diags.error({display, e.mark.line + 1, e.mark.column + 1}, "",
                 fmt::format("nesting is too deep (more than {} levels)", e.depth()));

@@ -44,6 +44,8 @@ RegistrySettings registry_settings(const Plan& plan, const BuildSettings& s) {
   for (const auto& h : plan.config->insecure_registries) rs.insecure.push_back(h);
   rs.ca_bundle = s.ca_bundle;
   rs.retries = s.retries;
+  rs.docker_config = s.docker_config;
+  rs.home = s.home;
   return rs;
 }
 

@@ -1,7 +1,6 @@
 #include "registry_pool.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace flavourgraph {
 
@@ -27,7 +26,7 @@ oci::RegistryClient& RegistryPool::client(const std::string& host) {
     o.insecure_hosts = settings_.insecure;
     o.curl.ca_bundle = settings_.ca_bundle;
     o.credentials =
-        oci::docker_credentials(hub ? "index.docker.io" : host, std::getenv("DOCKER_CONFIG"), std::getenv("HOME"));
+        oci::docker_credentials(hub ? "index.docker.io" : host, settings_.docker_config.c_str(), settings_.home.c_str());
     o.retry = settings_.retry;
     o.retry.attempts = settings_.retries;
     auto c = transport_ ? std::make_unique<oci::RegistryClient>(o, *transport_, cancel_)

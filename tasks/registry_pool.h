@@ -16,6 +16,8 @@ struct RegistrySettings {
   std::vector<std::string> insecure;  ///< hosts spoken to over plain HTTP
   std::string ca_bundle;
   int retries = 5;                    ///< attempts per request
+  std::string docker_config;          ///< $DOCKER_CONFIG ("" when unset)
+  std::string home;                   ///< $HOME, for ~/.docker/config.json
   oci::RetryPolicy retry;
 };
 

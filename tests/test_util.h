@@ -19,8 +19,8 @@ namespace fgtest {
 namespace fs = std::filesystem;
 
 inline std::string source_dir() { return FG_SOURCE_DIR; }
-inline std::string shared_dir() { return FG_SHARED_DIR; }
-inline std::string fixture(const std::string& name) { return shared_dir() + "/fixtures/" + name; }
+/// A real production deployments file (tests/data/README.md says where each comes from).
+inline std::string fixture(const std::string& name) { return source_dir() + "/tests/data/" + name; }
 inline std::string binary() { return FG_BINARY; }
 
 /// A directory removed at the end of the test.

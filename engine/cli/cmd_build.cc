@@ -198,6 +198,8 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     settings.ca_bundle = args.ca_bundle;
     settings.retries = args.retries;
     settings.allow_detached = args.allow_detached;
+    for (auto [name, field] : {std::pair{"DOCKER_CONFIG", &settings.docker_config}, std::pair{"HOME", &settings.home}})
+      if (const char* v = std::getenv(name)) *field = v;
     try {
       native = NativeBuild::prepare(plan, settings, cancel, diags);
     } catch (const std::exception& e) {  // the environment's fault: a store in use, a registry down

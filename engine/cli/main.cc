@@ -7,6 +7,7 @@
 #include "build_args.h"
 #include "common.h"
 #include "render_args.h"
+#include "flavourgraph/error.h"
 #include "flavourgraph/version.h"
 
 using namespace flavourgraph::cli;
@@ -62,9 +63,17 @@ int main(int argc, char** argv) {
       return run_build(build_plan_args, exec_args);
     }
     if (render->parsed()) return run_render(render_args);
-  } catch (const std::exception& e) {
+  } catch (const flavourgraph::Error& e) {
+    // The exit status says what failed: the input (2), the environment (1), an interruption.
     fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
-    return kExitUsage;
+    switch (e.kind()) {
+      case flavourgraph::ErrorKind::config: return kExitUsage;
+      case flavourgraph::ErrorKind::cancelled: return kExitCancelled;
+      case flavourgraph::ErrorKind::runtime: return kExitTaskFailed;
+    }
+  } catch (const std::exception& e) {  // a file, the disk, memory: the environment
+    fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
+    return kExitTaskFailed;
   }
   return kExitUsage;
 }

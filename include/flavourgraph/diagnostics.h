@@ -52,16 +52,4 @@ class Diagnostics {
   std::vector<Diagnostic> items_;
 };
 
-/// Thrown only where a whole operation must stop (e.g. a task body); carries diagnostics.
-class ConfigError : public std::exception {
- public:
-  explicit ConfigError(Diagnostics d);
-  const char* what() const noexcept override { return text_.c_str(); }
-  const Diagnostics& diagnostics() const { return diags_; }
-
- private:
-  Diagnostics diags_;
-  std::string text_;
-};
-
 }  // namespace flavourgraph

@@ -33,10 +33,9 @@ struct ExecGraph {
 /// What a running task can see and report.
 class TaskContext {
  public:
-  TaskContext(const CancelSource& cancel, int lane) : cancel_(cancel), lane_(lane) {}
+  explicit TaskContext(const CancelSource& cancel) : cancel_(cancel) {}
   [[nodiscard]] const CancelSource& cancel() const { return cancel_; }
   [[nodiscard]] bool cancelled() const { return cancel_.requested(); }
-  [[nodiscard]] int lane() const { return lane_; }
   void add_bytes_in(uint64_t n) { bytes_in_.fetch_add(n, std::memory_order_relaxed); }
   void add_bytes_out(uint64_t n) { bytes_out_.fetch_add(n, std::memory_order_relaxed); }
   [[nodiscard]] uint64_t bytes_in() const { return bytes_in_.load(); }
@@ -54,7 +53,6 @@ class TaskContext {
 
  private:
   const CancelSource& cancel_;
-  int lane_;
   std::atomic<uint64_t> bytes_in_{0};
   std::atomic<uint64_t> bytes_out_{0};
   std::mutex warnings_mutex_;

@@ -28,6 +28,8 @@ struct BuildSettings {
   std::string ca_bundle;                         ///< extra CA certificates for TLS
   int retries = 5;                               ///< attempts per registry request
   bool allow_detached = false;                   ///< commit values onto a detached git HEAD
+  std::string docker_config;                     ///< $DOCKER_CONFIG: where registry credentials are
+  std::string home;                              ///< $HOME (~/.docker/config.json when no DOCKER_CONFIG)
 };
 
 class CancelSource;

@@ -10,6 +10,7 @@
 
 #include "flavourgraph/executor.h"
 #include "flavourgraph/plan.h"
+#include "flavourgraph/plan_graph.h"
 
 namespace flavourgraph {
 
@@ -24,10 +25,6 @@ struct SimModel {
 
 /// Parses a duration such as "50ms", "1.5s", "200us", "0".
 std::optional<double> parse_duration(std::string_view text);
-
-/// The executor's view of a plan: pools by kind (base-pull and push on I/O threads), weights
-/// for critical-path priorities (the model's durations when given, else typical costs).
-ExecGraph exec_graph(const Plan& plan, const SimModel* model = nullptr);
 
 /// Waits for the modelled duration of each task's kind. CPU tasks hold their worker for the
 /// whole duration (as CPU work does); waits end early on cancellation.
