@@ -14,15 +14,6 @@
 
 namespace flavourgraph {
 
-std::string CompressionSpec::media_type() const {
-  return format == Compression::zstd ? "application/vnd.oci.image.layer.v1.tar+zstd"
-                                     : "application/vnd.oci.image.layer.v1.tar+gzip";
-}
-
-std::string CompressionSpec::str() const {
-  return fmt::format("{}-{}", format == Compression::zstd ? "zstd" : "gzip", level);
-}
-
 const FlavourSpec* ImageSpec::flavour(std::string_view n) const {
   for (const auto& f : flavours)
     if (f.name == n) return &f;

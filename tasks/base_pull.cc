@@ -1,7 +1,7 @@
 // base-pull: one ImageSource (a layout or a registry repository), pulled once.
 #include <fmt/format.h>
 
-#include "tasks.h"
+#include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 

@@ -2,8 +2,8 @@
 // its layers; tag: its names in the local store.
 #include <fmt/format.h>
 
-#include "backends/backend.h"
-#include "tasks.h"
+#include "flavourgraph/tasks/backend.h"
+#include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 

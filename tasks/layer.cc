@@ -4,7 +4,7 @@
 #include <zstd.h>
 
 #include "flavourgraph/fs_util.h"
-#include "tasks.h"
+#include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "flavourgraph/fs_util.h"
-#include "tasks.h"
+#include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 

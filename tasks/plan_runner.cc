@@ -1,5 +1,5 @@
 // The plan's tasks, made in plan order and wired to the tasks they read from.
-#include "tasks.h"
+#include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "tasks.h"
+#include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 

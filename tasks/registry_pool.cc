@@ -1,4 +1,4 @@
-#include "registry_pool.h"
+#include "flavourgraph/tasks/registry_pool.h"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // render-values: a release's helmfile values file (release_values.h says what it holds),
 // written only when its content changed. Git commits happen after the run, stage by stage.
-#include "tasks.h"
+#include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 

@@ -1,7 +1,7 @@
 // The native backend: a new config and manifest over the base's layers plus the new ones.
 #include <fmt/format.h>
 
-#include "backend.h"
+#include "flavourgraph/tasks/backend.h"
 #include "flavourgraph/version.h"
 
 namespace flavourgraph {

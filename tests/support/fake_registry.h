@@ -205,10 +205,7 @@ class FakeRegistry final : public flavourgraph::oci::HttpTransport {
   Response route(const Request& r, const std::string& path, const std::string& query) {
     std::string repo, rest;
     if (path == "/v2/") return reply(200, "{}");
-    if (split(path, "blobs/uploads", &repo, &rest) || path.rfind("/v2/", 0) == 0 && path.ends_with("/blobs/uploads/")) {
-      if (repo.empty()) repo = path.substr(4, path.size() - 4 - std::string("/blobs/uploads/").size());
-      return upload(r, repo, rest, query);
-    }
+    if (split(path, "blobs/uploads", &repo, &rest)) return upload(r, repo, rest, query);
     if (split(path, "blobs", &repo, &rest)) return blob(r, repo, rest);
     if (split(path, "manifests", &repo, &rest)) return manifest_route(r, repo, rest);
     return reply(404, "");

@@ -237,11 +237,11 @@ TEST_CASE("the registry killed in the middle of a push: bounded retries, a clear
 
 namespace {
 
-/// tests/token_server.py, started for one test and stopped by pid.
+/// tests/support/token_server.py, started for one test and stopped by pid.
 class TokenServer {
  public:
   TokenServer(const std::string& work, const std::string& user, const std::string& password) {
-    std::string cmd = "sh -c " + quote("echo $$; exec python3 " + quote(fgtest::source_dir() + "/tests/token_server.py") +
+    std::string cmd = "sh -c " + quote("echo $$; exec python3 " + quote(fgtest::source_dir() + "/tests/support/token_server.py") +
                                        " " + quote(work) + " " + quote(user) + " " + quote(password));
     pipe_ = popen(cmd.c_str(), "r");
     if (!pipe_) throw std::runtime_error("cannot start the token server");

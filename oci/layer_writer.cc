@@ -1,4 +1,4 @@
-#include "layer_writer.h"
+#include "flavourgraph/oci/layer_writer.h"
 
 #include <fmt/format.h>
 #include <oneapi/tbb/parallel_pipeline.h>
@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "compress.h"
+#include "flavourgraph/oci/compress.h"
 
 namespace flavourgraph::oci {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "tree.h"
+#include "flavourgraph/oci/tree.h"
 
 namespace flavourgraph::oci {
 

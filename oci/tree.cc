@@ -1,4 +1,4 @@
-#include "tree.h"
+#include "flavourgraph/oci/tree.h"
 
 #include "dir_stack.h"
 #include "flavourgraph/oci/digest.h"

@@ -10,20 +10,14 @@
 #include <vector>
 
 #include "flavourgraph/diagnostics.h"
+#include "flavourgraph/oci/compress.h"
 
 namespace flavourgraph {
 
 using StringPairs = std::vector<std::pair<std::string, std::string>>;
 
-enum class Compression { gzip, zstd };
-
-struct CompressionSpec {
-  Compression format = Compression::gzip;
-  int level = 5;  ///< gzip 1..12 (libdeflate), zstd 1..19
-
-  [[nodiscard]] std::string media_type() const;  ///< OCI layer media type
-  [[nodiscard]] std::string str() const;         ///< e.g. "gzip-5"
-};
+using oci::Compression;
+using oci::CompressionSpec;
 
 /// One layer: a source tree copied to `dest` in the image.
 struct LayerSpec {

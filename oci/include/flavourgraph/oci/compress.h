@@ -7,11 +7,22 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
-#include "flavourgraph/config.h"
-
 namespace flavourgraph::oci {
+
+enum class Compression { gzip, zstd };
+
+/// A layer's compressor and level. It decides the blob's bytes (not the diffID), so it is part
+/// of the layer's cache key.
+struct CompressionSpec {
+  Compression format = Compression::gzip;
+  int level = 5;  ///< gzip 1..12 (libdeflate), zstd 1..19
+
+  [[nodiscard]] std::string media_type() const;  ///< OCI layer media type
+  [[nodiscard]] std::string str() const;         ///< e.g. "gzip-5"
+};
 
 class ChunkCompressor {
  public:

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "../build_env.h"
+#include "flavourgraph/tasks/build_env.h"
 #include "flavourgraph/executor.h"
-#include "oci/layer_writer.h"
+#include "flavourgraph/oci/layer_writer.h"
 
 namespace flavourgraph {
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "build_env.h"
+#include "flavourgraph/tasks/build_env.h"
 #include "flavourgraph/error.h"
 #include "flavourgraph/executor.h"
-#include "oci/layer_writer.h"
+#include "flavourgraph/oci/layer_writer.h"
 #include "flavourgraph/release_values.h"
 
 namespace flavourgraph {

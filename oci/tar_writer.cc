@@ -1,4 +1,4 @@
-#include "tar_writer.h"
+#include "flavourgraph/oci/tar_writer.h"
 
 #include "dir_stack.h"
 

@@ -3,7 +3,7 @@
 // redirects. The same client is checked against a real registry in registry_test.cc.
 #include <doctest/doctest.h>
 
-#include "support/fake_registry.h"
+#include "fake_registry.h"
 #include "flavourgraph/oci/layout.h"
 #include "flavourgraph/oci/registry.h"
 #include "test_util.h"

@@ -47,7 +47,7 @@ namespace fgtest {
 
 struct RegistryOptions {
   /// Bearer-token auth instead: the token service's realm URL, and the certificate (PEM) whose
-  /// key signs its tokens (tests/token_server.py provides both).
+  /// key signs its tokens (tests/support/token_server.py provides both).
   std::string token_realm;
   std::string token_cert;
   bool htpasswd = false;  ///< require HTTP basic auth (user/password below)

@@ -17,7 +17,7 @@
 #include "flavourgraph/oci/reference.h"
 #include "flavourgraph/plan.h"
 #include "flavourgraph/values.h"
-#include "registry_pool.h"
+#include "flavourgraph/tasks/registry_pool.h"
 
 namespace flavourgraph {
 

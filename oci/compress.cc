@@ -1,11 +1,22 @@
-#include "compress.h"
+#include "flavourgraph/oci/compress.h"
 
+#include <fmt/format.h>
 #include <libdeflate.h>
 #include <zstd.h>
 
 #include <stdexcept>
 
+#include "flavourgraph/oci/types.h"
+
 namespace flavourgraph::oci {
+
+std::string CompressionSpec::media_type() const {
+  return std::string(format == Compression::zstd ? media::kLayerZstd : media::kLayerGzip);
+}
+
+std::string CompressionSpec::str() const {
+  return fmt::format("{}-{}", format == Compression::zstd ? "zstd" : "gzip", level);
+}
 
 namespace {
 

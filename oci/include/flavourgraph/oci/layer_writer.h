@@ -8,11 +8,11 @@
 #include <string>
 
 #include "flavourgraph/cancel.h"
-#include "flavourgraph/config.h"
+#include "flavourgraph/oci/compress.h"
 #include "flavourgraph/oci/errors.h"
 #include "flavourgraph/oci/layout.h"
-#include "tar_writer.h"
-#include "tree.h"
+#include "flavourgraph/oci/tar_writer.h"
+#include "flavourgraph/oci/tree.h"
 
 namespace flavourgraph::oci {
 

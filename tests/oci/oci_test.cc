@@ -13,9 +13,9 @@
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/oci/layout.h"
 #include "flavourgraph/oci/reference.h"
-#include "oci/layer_writer.h"
-#include "oci/tar_writer.h"
-#include "oci/tree.h"
+#include "flavourgraph/oci/layer_writer.h"
+#include "flavourgraph/oci/tar_writer.h"
+#include "flavourgraph/oci/tree.h"
 #include "test_util.h"
 
 using namespace flavourgraph;

@@ -1,27 +1,22 @@
-// Faults and hostile input: a tree of any depth, files changing while a layer reads them, a
-// store whose creation was cut short, registries that send too much or redirect, every status
-// git reports for a values file, a values directory used by two runs at once.
+// Faults and hostile input at the OCI layer: trees of any depth and paths of any length,
+// files changing while a layer reads them, a store whose creation was cut short, registries
+// that send too much, too little, 503 forever, or redirect.
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <nlohmann/json.hpp>
+#include <fstream>
+#include <functional>
 
-#include "example.h"
 #include "fake_http.h"
 #include "flavourgraph/fs_util.h"
+#include "flavourgraph/oci/layer_writer.h"
 #include "flavourgraph/oci/layout.h"
 #include "flavourgraph/oci/registry.h"
-#include "flavourgraph/values.h"
-#include "oci/layer_writer.h"
-#include "oci/tar_writer.h"
-#include "oci/tree.h"
+#include "flavourgraph/oci/tar_writer.h"
+#include "flavourgraph/oci/tree.h"
 #include "test_util.h"
 
 using namespace flavourgraph;
@@ -87,7 +82,7 @@ oci::LayerBlob layer_of(const fs::path& src, oci::Layout& store) {
   oci::TreeListing listing = oci::walk_tree(src, {}, nullptr);
   oci::TarOptions opt;
   CancelSource cancel;
-  CompressionSpec gzip;
+  oci::CompressionSpec gzip;
   return oci::write_layer(src, listing, opt, gzip, store, cancel);
 }
 
@@ -342,224 +337,3 @@ TEST_CASE("a redirect to plain HTTP is followed to a host listed as insecure, wi
   }
 }
 
-namespace {
-
-/// A git repository holding the values directory, with one commit.
-struct ValuesRepo {
-  fgtest::TempDir tmp;
-  fs::path dir;
-  ValuesRepo() : dir(tmp / "values") {
-    fs::create_directories(dir);
-    git("init -q -b main");
-    git("config user.email t@example.org");
-    git("config user.name tester");
-    fgtest::write_file(dir / "README", "values\n");
-    git("add README");
-    git("commit -q -m init");
-  }
-  fgtest::CommandResult git(const std::string& args) const {
-    return run("git -C " + quote(dir.string()) + " " + args);
-  }
-  [[nodiscard]] std::string status() const { return git("status --porcelain").out; }
-  [[nodiscard]] int commits() const { return std::stoi(git("rev-list --count HEAD").out); }
-  [[nodiscard]] std::string at_head(const std::string& file) const { return git("show HEAD:" + file).out; }
-};
-
-}  // namespace
-
-TEST_CASE("values files are committed whatever git reports for them") {
-  const std::string file = "ns-rel.yaml", content = "image: new\n";
-  SUBCASE("?? untracked") {
-    ValuesRepo repo;
-    ValuesDir v(repo.dir, true);
-    v.write(file, content);
-    CHECK(v.commit(file, "msg"));
-    CHECK(repo.at_head(file) == content);
-    CHECK(repo.status().empty());
-  }
-  SUBCASE("M modified") {
-    ValuesRepo repo;
-    fgtest::write_file(repo.dir / file, "image: old\n");
-    repo.git("add " + file);
-    repo.git("commit -q -m old");
-    ValuesDir v(repo.dir, true);
-    v.write(file, content);
-    CHECK(v.commit(file, "msg"));
-    CHECK(repo.at_head(file) == content);
-    CHECK(repo.status().empty());
-  }
-  SUBCASE("T type changed: a symbolic link replaced by the file") {
-    ValuesRepo repo;
-    fgtest::write_file(repo.dir / "target.txt", "elsewhere\n");
-    fs::create_symlink("target.txt", repo.dir / file);
-    repo.git("add " + file + " target.txt");
-    repo.git("commit -q -m link");
-    ValuesDir v(repo.dir, true);
-    CHECK(v.write(file, content));
-    CHECK_FALSE(fs::is_symlink(repo.dir / file));
-    CHECK(fgtest::read_file(repo.dir / "target.txt") == "elsewhere\n");  // not written through
-    CHECK(v.commit(file, "msg"));
-    CHECK(repo.at_head(file) == content);
-    CHECK(repo.git("ls-tree HEAD " + file).out.rfind("100644", 0) == 0);
-    CHECK(repo.status().empty());
-  }
-  SUBCASE("A added, then changed") {
-    ValuesRepo repo;
-    fgtest::write_file(repo.dir / file, "image: staged\n");
-    repo.git("add " + file);
-    ValuesDir v(repo.dir, true);
-    v.write(file, content);
-    CHECK(v.commit(file, "msg"));
-    CHECK(repo.at_head(file) == content);
-    CHECK(repo.status().empty());
-  }
-  SUBCASE("D deleted in the index, present on disk") {
-    ValuesRepo repo;
-    fgtest::write_file(repo.dir / file, "image: old\n");
-    repo.git("add " + file);
-    repo.git("commit -q -m old");
-    repo.git("rm -q --cached " + file);
-    ValuesDir v(repo.dir, true);
-    v.write(file, content);
-    CHECK(v.commit(file, "msg"));
-    CHECK(repo.at_head(file) == content);
-    CHECK(repo.status().empty());
-  }
-  SUBCASE("R renamed onto the file") {
-    ValuesRepo repo;
-    fgtest::write_file(repo.dir / "old-name.yaml", "image: old\n");
-    repo.git("add old-name.yaml");
-    repo.git("commit -q -m old");
-    repo.git("mv old-name.yaml " + file);
-    ValuesDir v(repo.dir, true);
-    v.write(file, content);
-    CHECK(v.commit(file, "msg"));
-    CHECK(repo.at_head(file) == content);
-  }
-  SUBCASE("!! ignored: an error naming the file, nothing committed silently") {
-    ValuesRepo repo;
-    fgtest::write_file(repo.dir / ".gitignore", "*.yaml\n");
-    repo.git("add .gitignore");
-    repo.git("commit -q -m ignore");
-    int before = repo.commits();
-    ValuesDir v(repo.dir, true);
-    v.write(file, content);
-    CHECK_THROWS_WITH(v.commit(file, "msg"), doctest::Contains("ignored by git"));
-    CHECK(repo.commits() == before);
-  }
-  SUBCASE("UU in a merge conflict: an error naming the file") {
-    ValuesRepo repo;
-    fgtest::write_file(repo.dir / file, "image: base\n");
-    repo.git("add " + file);
-    repo.git("commit -q -m base");
-    repo.git("checkout -q -b other");
-    fgtest::write_file(repo.dir / file, "image: other\n");
-    repo.git("commit -q -am other");
-    repo.git("checkout -q main");
-    fgtest::write_file(repo.dir / file, "image: main\n");
-    repo.git("commit -q -am main");
-    repo.git("merge -q other");
-    REQUIRE(repo.status().rfind("UU", 0) == 0);
-    ValuesDir v(repo.dir, true);
-    v.write(file, content);
-    CHECK_THROWS_WITH(v.commit(file, "msg"), doctest::Contains("merge conflict"));
-  }
-  SUBCASE("unchanged: no commit") {
-    ValuesRepo repo;
-    ValuesDir v(repo.dir, true);
-    v.write(file, content);
-    CHECK(v.commit(file, "msg"));
-    int before = repo.commits();
-    CHECK_FALSE(v.write(file, content));
-    CHECK_FALSE(v.commit(file, "msg"));
-    CHECK(repo.commits() == before);
-  }
-}
-
-TEST_CASE("a values directory in use by another run is refused, and nothing is written") {
-  fgtest::Example ex;
-  fs::create_directories(ex.values);
-  // The other run: a holder of the lock on the directory itself.
-  int holder = ::open(ex.values.c_str(), O_RDONLY | O_DIRECTORY);
-  REQUIRE(::flock(holder, LOCK_EX | LOCK_NB) == 0);
-  auto r = ex.build();
-  ::close(holder);
-  CHECK(r.status == 1);
-  CHECK(r.err.find("in use by another flavourgraph run") != std::string::npos);
-  CHECK(fs::is_empty(ex.values));
-  CHECK_FALSE(fs::exists(ex.state / "report.json"));
-}
-
-TEST_CASE("a detached HEAD in the values repository is refused unless --allow-detached") {
-  fgtest::Example ex;
-  ValuesRepo repo;
-  repo.git("checkout -q --detach");
-  fgtest::CommandResult r = fgtest::run(quote(fgtest::binary()) + " build -c " + quote((ex.cfg_dir / "images.yaml").string()) +
-                                        " -d " + quote((ex.cfg_dir / "deployments.yaml").string()) + " --store " +
-                                        quote(ex.store.string()) + " --state-dir " + quote(ex.state.string()) +
-                                        " --values-dir " + quote(repo.dir.string()) + " --registry oci:" +
-                                        quote(ex.registry.string()) + " --timestamp 2024-10-29-190315 --progress quiet");
-  CHECK(r.status == 2);
-  CHECK(r.err.find("HEAD is detached") != std::string::npos);
-  CHECK(r.err.find("--allow-detached") != std::string::npos);
-  CHECK(repo.commits() == 1);
-  auto again = fgtest::run(quote(fgtest::binary()) + " build -c " + quote((ex.cfg_dir / "images.yaml").string()) + " -d " +
-                           quote((ex.cfg_dir / "deployments.yaml").string()) + " --store " + quote(ex.store.string()) +
-                           " --state-dir " + quote(ex.state.string()) + " --values-dir " + quote(repo.dir.string()) +
-                           " --registry oci:" + quote(ex.registry.string()) +
-                           " --timestamp 2024-10-29-190315 --progress quiet --allow-detached");
-  INFO(again.err);
-  CHECK(again.status == 0);
-  CHECK(repo.commits() > 1);
-}
-
-TEST_CASE("sockets in a source tree are left out with a warning naming them") {
-  fgtest::Example ex;
-  fs::path sock = ex.cfg_dir / "app/w/php-fpm.sock";
-  int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  REQUIRE(sock.string().size() < sizeof a.sun_path);
-  std::strncpy(a.sun_path, sock.c_str(), sizeof a.sun_path - 1);
-  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  for (const char* extra : {"", " --no-cache"}) {
-    auto r = ex.build(std::string(extra) + ex.meta_arg("m.json"));
-    INFO(r.err);
-    CHECK(r.status == 0);
-    CHECK(r.err.find("warning: layer:") != std::string::npos);
-    CHECK(r.err.find("w/php-fpm.sock") != std::string::npos);
-    bool recorded = false;
-    nlohmann::json meta = ex.metadata("m.json");
-    for (const auto& t : meta["tasks"])
-      if (t.contains("warnings")) recorded |= t["warnings"][0].get<std::string>().find("php-fpm.sock") != std::string::npos;
-    CHECK(recorded);
-  }
-  ::close(s);
-}
-
-TEST_CASE("an error after files were written says what was written, never 'nothing was written'") {
-  fgtest::Example ex;
-  ValuesRepo repo;
-  // report.json cannot be written: its directory is a file.
-  fgtest::write_file(ex.tmp / "state-file", "x");
-  auto r = fgtest::run(quote(fgtest::binary()) + " build -c " + quote((ex.cfg_dir / "images.yaml").string()) + " -d " +
-                       quote((ex.cfg_dir / "deployments.yaml").string()) + " --store " + quote(ex.store.string()) +
-                       " --state-dir " + quote((ex.tmp / "state-file").string()) + " --values-dir " +
-                       quote(repo.dir.string()) + " --registry oci:" + quote(ex.registry.string()) +
-                       " --timestamp 2024-10-29-190315 --progress quiet");
-  CHECK(r.status == 1);
-  CHECK(r.err.find("nothing was written") == std::string::npos);
-  CHECK(r.err.find("report.json NOT written; 17 values file(s) written, 17 committed") != std::string::npos);
-  // git's index.lock held by someone else: the files are written, none committed, and it says so.
-  ValuesRepo locked;
-  fgtest::write_file(locked.dir / ".git/index.lock", "");
-  fgtest::Example ex2;
-  auto r2 = fgtest::run(quote(fgtest::binary()) + " build -c " + quote((ex2.cfg_dir / "images.yaml").string()) + " -d " +
-                        quote((ex2.cfg_dir / "deployments.yaml").string()) + " --store " + quote(ex2.store.string()) +
-                        " --state-dir " + quote(ex2.state.string()) + " --values-dir " + quote(locked.dir.string()) +
-                        " --registry oci:" + quote(ex2.registry.string()) +
-                        " --timestamp 2024-10-29-190315 --progress quiet");
-  CHECK(r2.status == 1);
-  CHECK(r2.err.find("nothing was written") == std::string::npos);
-  CHECK(r2.err.find("report.json written; 17 values file(s) written, 0 committed") != std::string::npos);
-}

@@ -1,5 +1,5 @@
 // rsync-style include/exclude patterns for layer sources.
-#include "pattern.h"
+#include "flavourgraph/oci/pattern.h"
 
 namespace flavourgraph::oci {
 

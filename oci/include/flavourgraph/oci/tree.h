@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "flavourgraph/cancel.h"
-#include "pattern.h"
+#include "flavourgraph/oci/pattern.h"
 
 namespace flavourgraph::oci {
 
