@@ -33,10 +33,9 @@ int main(int argc, char** argv) {
   app.add_option("--push-jobs", push_jobs, "I/O pool width");
   app.add_option("--repeat", repeat, "runs per size (the median is printed)");
   CLI11_PARSE(app, argc, argv);
-  std::string err;
-  auto model = SimModel::parse(model_text, &err);
+  auto model = SimModel::parse(model_text);
   if (!model) {
-    fmt::print(stderr, "--model: {}\n", err);
+    fmt::print(stderr, "--model: {}\n", model.message());
     return 2;
   }
   const Size sizes[] = {{4, 3, 16}, {40, 3, 160}, {150, 3, 1500}, {500, 3, 4500}};

@@ -16,45 +16,34 @@
 #include <thread>
 
 #include "flavourgraph/fs_util.h"
+#include "bench_util.h"
 #include "gen_tree.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+using fgbench::Measured;
+using fgbench::measure;
+using fgbench::median;
+
 namespace {
 
-struct Measured {
-  double seconds = 0;
-  long max_rss_kb = 0;
-  int status = 0;
-};
-
-/// Runs a shell command, measuring its wall time and the peak RSS of its largest process.
-Measured measure(const std::string& cmd) {
-  auto t0 = Clock::now();
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  rusage ru{};
-  wait4(pid, &status, 0, &ru);
-  Measured m;
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  rusage children{};
-  getrusage(RUSAGE_CHILDREN, &children);
-  m.max_rss_kb = ru.ru_maxrss;
-  return m;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 std::string self_dir() { return fs::canonical("/proc/self/exe").parent_path().string(); }
+
+/// The app layer's blob size (largest layer in the metadata of a cold build) and pigz -6's
+/// output size for the same tree.
+bool blob_sizes(const fs::path& dir, const std::string& build, const std::string& clean, uint64_t* app_blob,
+                uint64_t* pigz_size) {
+  measure(clean);
+  if (measure(build).status != 0) return false;
+  auto meta = nlohmann::json::parse(flavourgraph::read_file(dir / "meta.json"));
+  for (const auto& t : meta["tasks"])
+    if (t["kind"] == "layer") *app_blob = std::max<uint64_t>(*app_blob, t["bytes_out"].get<uint64_t>());
+  std::string size_file = (dir / "pigz-size").string();
+  measure(fmt::format("tar -cf - -C {} tree | pigz -6 -p2 | wc -c > {}", dir.string(), size_file));
+  *pigz_size = std::stoull(flavourgraph::read_file(size_file));
+  return true;
+}
 
 }  // namespace
 
@@ -79,33 +68,9 @@ int main(int argc, char** argv) {
   auto stats = fgbench::generate_tree(tree, files, static_cast<uint64_t>(megabytes * 1e6));
   fmt::print("tree: {} files, {:.0f} MB in {} ({:.1f}s to generate or check)\n", stats.files, stats.bytes / 1e6,
              tree.string(), std::chrono::duration<double>(Clock::now() - t0).count());
-  auto dash = compression.find('-');
-  std::string format = compression.substr(0, dash), level = compression.substr(dash + 1);
-
-  // The example's configuration, with the generated tree as the app layer.
-  std::string images = flavourgraph::read_file(source + "/configs/example/images.yaml");
-  auto replace = [&](const std::string& from, const std::string& to) {
-    auto p = images.find(from);
-    if (p == std::string::npos) throw std::runtime_error("example images.yaml changed: cannot find " + from);
-    images.replace(p, from.size(), to);
-  };
-  replace("    source: app\n", "    source: " + tree.string() + "\n");
-  replace("registry: oci:../../.flavourgraph/registry", "registry: oci:" + (dir / "registry").string());
-  replace("  format: gzip\n  level: 5\n", "  format: " + format + "\n  level: " + level + "\n");
-  fs::create_directories(dir / "cfg");
-  for (const char* sub : {"bases", "debug", "webserver"}) {
-    fs::remove_all(dir / "cfg" / sub);
-    fs::copy(source + "/configs/example/" + sub, dir / "cfg" / sub, fs::copy_options::recursive);
-  }
-  flavourgraph::write_file_atomic(dir / "cfg/images.yaml", images);
-  fs::copy_file(source + "/configs/example/deployments.yaml", dir / "cfg/deployments.yaml",
-                fs::copy_options::overwrite_existing);
-
-  std::string build = fmt::format(
-      "{} build -c {}/cfg/images.yaml -d {}/cfg/deployments.yaml --store {}/store --state-dir {}/state "
-      "--values-dir {}/values --timestamp 2024-10-29-190315 --progress quiet --metadata-file {}/meta.json",
-      binary, work, work, work, work, work, work);
-  std::string clean = fmt::format("rm -rf {0}/store {0}/registry {0}/state {0}/values", work);
+  auto example = fgbench::prepare_example(dir, tree, compression, binary, source);
+  const std::string& build = example.build;
+  const std::string& clean = example.clean;
   std::string pigz = fmt::format("tar -cf - -C {} tree | pigz -6 -p2 | sha256sum >/dev/null", work);
 
   std::vector<double> cold, warm, pipe;
@@ -130,19 +95,8 @@ int main(int argc, char** argv) {
     rss = std::max(rss, c.max_rss_kb);
     fmt::print("run {}: cold {:.2f}s, no-change {:.3f}s, pigz pipeline {:.2f}s\n", r + 1, c.seconds, w.seconds, p.seconds);
   }
-  // The app layer's size next to pigz -6's output for the same tree.
-  auto meta = nlohmann::json::parse(flavourgraph::read_file(dir / "meta.json"));
-  uint64_t app_blob = 0;
-  for (const auto& t : meta["tasks"])
-    if (t["kind"] == "layer") app_blob = std::max<uint64_t>(app_blob, t["bytes_out"].get<uint64_t>());
-  measure(clean);
-  if (measure(build).status != 0) return 1;
-  auto cold_meta = nlohmann::json::parse(flavourgraph::read_file(dir / "meta.json"));
-  for (const auto& t : cold_meta["tasks"])
-    if (t["kind"] == "layer") app_blob = std::max<uint64_t>(app_blob, t["bytes_out"].get<uint64_t>());
-  std::string size_file = (dir / "pigz-size").string();
-  measure(fmt::format("tar -cf - -C {} tree | pigz -6 -p2 | wc -c > {}", work, size_file));
-  uint64_t pigz_size = std::stoull(flavourgraph::read_file(size_file));
+  uint64_t app_blob = 0, pigz_size = 0;
+  if (!blob_sizes(dir, build, clean, &app_blob, &pigz_size)) return 1;
 
   double c = median(cold), w = median(warm), p = median(pipe);
   fmt::print("\nlayer compression: {}; {} on {} cores\n", compression, binary, std::thread::hardware_concurrency());

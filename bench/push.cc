@@ -13,11 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "flavourgraph/fs_util.h"
+#include "bench_util.h"
 #include "registry_server.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+using fgbench::median;
 
 namespace {
 
@@ -28,10 +30,6 @@ double timed(const std::string& cmd) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 std::map<std::string, int> methods(const std::string& log) {
   std::map<std::string, int> out;
@@ -47,6 +45,48 @@ std::string show(const std::map<std::string, int>& m) {
   std::string s;
   for (const auto& [k, v] : m) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", v, k);
   return s.empty() ? "none" : s;
+}
+
+struct Figures {
+  std::vector<double> ours_cold, ours_warm, ours_push_cold, sk_cold, sk_warm, skp_cold, skp_warm;
+  std::map<std::string, int> ours_warm_requests, sk_warm_requests;
+};
+
+/// flavourgraph's push to a fresh registry (cold), then again (warm).
+void push_ours(const std::string& base, const fs::path& work, Figures& fig) {
+  fgtest::RegistryServer reg;
+  std::string cmd = base + " --registry " + reg.address() + " --insecure-registry " + reg.address() +
+                    " --metadata-file " + (work / "push.json").string();
+  fig.ours_cold.push_back(timed(cmd));
+  auto m = json::parse(flavourgraph::read_file(work / "push.json"));
+  double first = 1e9, last = 0;
+  for (const auto& t : m["tasks"])
+    if (t["kind"] == "push") {
+      first = std::min(first, t["start"].get<double>());
+      last = std::max(last, t["end"].get<double>());
+    }
+  fig.ours_push_cold.push_back(last - first);
+  size_t before = reg.log().size();
+  fig.ours_warm.push_back(timed(cmd));
+  fig.ours_warm_requests = methods(reg.log().substr(before));
+}
+
+/// `skopeo copy` of every name from the store to a fresh registry, `parallel` at a time.
+void push_skopeo(int parallel, const std::vector<std::string>& all_refs, const fs::path& work, Figures& fig) {
+  fgtest::RegistryServer reg;
+  std::string list = (work / "refs.txt").string();
+  std::string lines;
+  for (const auto& ref : all_refs) lines += ref + "\n";
+  flavourgraph::write_file_atomic(list, lines);
+  std::string cmd =
+      fmt::format("xargs -P {} -I REF skopeo copy --quiet --dest-tls-verify=false 'oci:{}/store:REF' 'docker://{}/REF' < {}",
+                  parallel, work.string(), reg.address(), list);
+  double cold = timed(cmd);
+  size_t before = reg.log().size();
+  double warm = timed(cmd);
+  (parallel == 1 ? fig.sk_cold : fig.skp_cold).push_back(cold);
+  (parallel == 1 ? fig.sk_warm : fig.skp_warm).push_back(warm);
+  if (parallel == 1) fig.sk_warm_requests = methods(reg.log().substr(before));
 }
 
 }  // namespace
@@ -87,56 +127,19 @@ int main(int argc, char** argv) {
   std::vector<std::string> all_refs;  // primary tags and `latest`
   for (const auto& m : idx["manifests"]) all_refs.push_back(m["annotations"]["org.opencontainers.image.ref.name"]);
 
-  std::vector<double> ours_cold, ours_warm, ours_push_cold, sk_cold, sk_warm, skp_cold, skp_warm;
-  std::map<std::string, int> ours_warm_requests, sk_warm_requests;
+  Figures fig;
   for (unsigned r = 0; r < repeat; ++r) {
-    {
-      fgtest::RegistryServer reg;
-      std::string cmd = base + " --registry " + reg.address() + " --insecure-registry " + reg.address() +
-                        " --metadata-file " + (work / "push.json").string();
-      ours_cold.push_back(timed(cmd));
-      auto m = json::parse(flavourgraph::read_file(work / "push.json"));
-      double first = 1e9, last = 0;
-      for (const auto& t : m["tasks"])
-        if (t["kind"] == "push") {
-          first = std::min(first, t["start"].get<double>());
-          last = std::max(last, t["end"].get<double>());
-        }
-      ours_push_cold.push_back(last - first);
-      size_t before = reg.log().size();
-      ours_warm.push_back(timed(cmd));
-      ours_warm_requests = methods(reg.log().substr(before));
-    }
-    for (int parallel : {1, 4}) {
-      fgtest::RegistryServer reg;
-      std::string list = (work / "refs.txt").string();
-      std::string lines;
-      for (const auto& ref : all_refs) lines += ref + "\n";
-      flavourgraph::write_file_atomic(list, lines);
-      std::string cmd = fmt::format(
-          "xargs -P {} -I REF skopeo copy --quiet --dest-tls-verify=false 'oci:{}/store:REF' 'docker://{}/REF' < {}",
-          parallel, work.string(), reg.address(), list);
-      double cold = timed(cmd);
-      size_t before = reg.log().size();
-      double warm = timed(cmd);
-      if (parallel == 1) {
-        sk_cold.push_back(cold);
-        sk_warm.push_back(warm);
-        sk_warm_requests = methods(reg.log().substr(before));
-      } else {
-        skp_cold.push_back(cold);
-        skp_warm.push_back(warm);
-      }
-    }
+    push_ours(base, work, fig);
+    for (int parallel : {1, 4}) push_skopeo(parallel, all_refs, work, fig);
   }
   fs::remove_all(work);
   fmt::print("{} image names ({} images); medians of {} runs\n\n", all_refs.size(), refs.size(), repeat);
   fmt::print("{:<42} {:>10} {:>10}\n", "", "cold s", "warm s");
-  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "flavourgraph build (everything but pushes cached)", median(ours_cold), median(ours_warm));
-  fmt::print("{:<42} {:>10.3f}\n", "  of which the pushes (first start..last end)", median(ours_push_cold));
-  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "skopeo copy, one name after another", median(sk_cold), median(sk_warm));
-  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "skopeo copy, 4 at a time", median(skp_cold), median(skp_warm));
-  fmt::print("\nrequests of a warm push: flavourgraph: {}; skopeo (one at a time): {}\n", show(ours_warm_requests),
-             show(sk_warm_requests));
+  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "flavourgraph build (everything but pushes cached)", median(fig.ours_cold), median(fig.ours_warm));
+  fmt::print("{:<42} {:>10.3f}\n", "  of which the pushes (first start..last end)", median(fig.ours_push_cold));
+  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "skopeo copy, one name after another", median(fig.sk_cold), median(fig.sk_warm));
+  fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "skopeo copy, 4 at a time", median(fig.skp_cold), median(fig.skp_warm));
+  fmt::print("\nrequests of a warm push: flavourgraph: {}; skopeo (one at a time): {}\n", show(fig.ours_warm_requests),
+             show(fig.sk_warm_requests));
   return 0;
 }

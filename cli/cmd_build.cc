@@ -145,6 +145,66 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
   return diags.has_errors() ? kExitTaskFailed : kExitOk;
 }
 
+/// The settings of a real build, from the options and the environment.
+BuildSettings build_settings(const PlanArgs& plan_args, const ExecArgs& args, const Loaded& loaded) {
+  BuildSettings settings;
+  settings.store_dir = args.store;
+  settings.state_dir = args.state_dir;
+  settings.values_dir = args.values_dir;
+  settings.values_git = args.values_dir_given;
+  settings.no_cache = args.no_cache;
+  const char* sde = std::getenv("SOURCE_DATE_EPOCH");
+  settings.source_date_epoch = sde && *sde ? parse_timestamp(sde).value_or(0) : 0;
+  settings.target_base_dir = plan_args.registry.empty() ? loaded.config->dir : std::filesystem::current_path();
+  settings.insecure_registries = args.insecure_registries;
+  settings.ca_bundle = args.ca_bundle;
+  settings.retries = args.retries;
+  settings.allow_detached = args.allow_detached;
+  for (auto [name, field] : {std::pair{"DOCKER_CONFIG", &settings.docker_config}, std::pair{"HOME", &settings.home}})
+    if (const char* v = std::getenv(name)) *field = v;
+  return settings;
+}
+
+/// --simulate and --fail, checked against the plan.
+struct FaultOptions {
+  std::optional<SimModel> model;
+  std::set<uint32_t> failing;
+};
+
+std::optional<FaultOptions> fault_options(const Plan& plan, const ExecArgs& args) {
+  Diagnostics diags;
+  FaultOptions out;
+  if (!args.simulate.empty()) {
+    auto model = SimModel::parse(args.simulate);
+    if (model)
+      out.model = *model;
+    else
+      diags.error({}, "--simulate", model.message());
+  }
+  for (const auto& id : args.fail) {
+    int i = plan.find(id);
+    if (i < 0)
+      diags.error({}, "--fail", fmt::format("'{}' is not a task of this plan (see `flavourgraph plan`)", id));
+    else
+      out.failing.insert(static_cast<uint32_t>(i));
+  }
+  if (!diags.has_errors()) return out;
+  print_diagnostics(diags);
+  return std::nullopt;
+}
+
+/// The run files asked for; false when one could not be written.
+bool write_run_files(const ExecArgs& args, const ExecGraph& graph, const RunResult& result) {
+  try {
+    if (!args.metadata_file.empty()) write_metadata_file(args.metadata_file, graph, result);
+    if (!args.trace_file.empty()) write_trace_file(args.trace_file, graph, result);
+    return true;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
+    return false;
+  }
+}
+
 }  // namespace
 
 int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
@@ -152,56 +212,23 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
   CancelSource cancel;
   SignalCanceller signals(cancel);
 
-  auto loaded = load_and_expand(plan_args, static_cast<int64_t>(std::time(nullptr)),
-                                std::getenv("SOURCE_DATE_EPOCH"));
+  auto loaded = load_and_expand(plan_args, static_cast<int64_t>(std::time(nullptr)), std::getenv("SOURCE_DATE_EPOCH"));
   if (!loaded) return kExitUsage;
   const Plan& plan = loaded->plan;
+  auto faults_asked = fault_options(plan, args);
+  if (!faults_asked) return kExitUsage;
 
-  Diagnostics diags;
-  std::optional<SimModel> model;
-  if (!args.simulate.empty()) {
-    std::string err;
-    model = SimModel::parse(args.simulate, &err);
-    if (!model) diags.error({}, "--simulate", err);
-  }
-  std::set<uint32_t> failing;
-  for (const auto& id : args.fail) {
-    int i = plan.find(id);
-    if (i < 0)
-      diags.error({}, "--fail", fmt::format("'{}' is not a task of this plan (see `flavourgraph plan`)", id));
-    else
-      failing.insert(static_cast<uint32_t>(i));
-  }
-  if (diags.has_errors()) {
-    print_diagnostics(diags);
-    return kExitUsage;
-  }
-
-  ExecGraph graph = exec_graph(plan, model ? &*model : nullptr);
+  ExecGraph graph = exec_graph(plan, faults_asked->model ? &*faults_asked->model : nullptr);
   std::unique_ptr<SimulatedRunner> sim;
   std::unique_ptr<NativeBuild> native;
   TaskRunner* runner = nullptr;
-  if (model) {
-    sim = std::make_unique<SimulatedRunner>(graph, plan, *model);
+  if (faults_asked->model) {
+    sim = std::make_unique<SimulatedRunner>(graph, plan, *faults_asked->model);
     runner = sim.get();
   } else {
-    BuildSettings settings;
-    settings.store_dir = args.store;
-    settings.state_dir = args.state_dir;
-    settings.values_dir = args.values_dir;
-    settings.values_git = args.values_dir_given;
-    settings.no_cache = args.no_cache;
-    const char* sde = std::getenv("SOURCE_DATE_EPOCH");
-    settings.source_date_epoch = sde && *sde ? parse_timestamp(sde).value_or(0) : 0;
-    settings.target_base_dir = plan_args.registry.empty() ? loaded->config->dir : std::filesystem::current_path();
-    settings.insecure_registries = args.insecure_registries;
-    settings.ca_bundle = args.ca_bundle;
-    settings.retries = args.retries;
-    settings.allow_detached = args.allow_detached;
-    for (auto [name, field] : {std::pair{"DOCKER_CONFIG", &settings.docker_config}, std::pair{"HOME", &settings.home}})
-      if (const char* v = std::getenv(name)) *field = v;
+    Diagnostics diags;
     try {
-      native = NativeBuild::prepare(plan, settings, cancel, diags);
+      native = NativeBuild::prepare(plan, build_settings(plan_args, args, *loaded), cancel, diags);
     } catch (const std::exception& e) {  // the environment's fault: a store in use, a registry down
       fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
       return kExitTaskFailed;
@@ -212,8 +239,8 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     }
     runner = &native->runner();
   }
-  FaultInjector faults(*runner, failing);
-  if (!failing.empty()) runner = &faults;
+  FaultInjector faults(*runner, faults_asked->failing);
+  if (!faults_asked->failing.empty()) runner = &faults;
 
   auto printer = make_progress_printer(progress_mode(args.progress), STDERR_FILENO);
   ExecOptions opts;
@@ -222,15 +249,8 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
   opts.keep_going = args.keep_going;
   RunResult result = execute(graph, *runner, *printer, opts, cancel);
 
-  int status = kExitOk;
-  if (native) status = publish(*native, plan, result, args);
-  try {
-    if (!args.metadata_file.empty()) write_metadata_file(args.metadata_file, graph, result);
-    if (!args.trace_file.empty()) write_trace_file(args.trace_file, graph, result);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
-    status = kExitTaskFailed;
-  }
+  int status = native ? publish(*native, plan, result, args) : kExitOk;
+  if (!write_run_files(args, graph, result)) status = kExitTaskFailed;
   print_summary(graph, result);
   if (result.interrupted) return kExitCancelled;
   if (!result.all_succeeded()) return kExitTaskFailed;

@@ -34,39 +34,22 @@ void add_render_options(CLI::App& cmd, RenderArgs& a) {
                "commit even when the values directory's git HEAD is detached (refused by default)");
 }
 
-int run_render(const RenderArgs& a) {
-  Diagnostics diags;
-  auto dep = load_deployments(a.deployments, diags);
-  std::vector<std::string> clusters = split_list(a.clusters);
-  for (const auto& p : check_cluster_list(clusters)) diags.error({}, "--clusters", p);
-  std::optional<BuiltImages> built;
-  try {
-    std::string err;
-    built = parse_report(read_file(a.report), &err);
-    if (!built) diags.error({a.report, 0, 0}, "", "not a report.json: " + err);
-  } catch (const std::exception& e) {
-    diags.error({a.report, 0, 0}, "", e.what());
-  }
-  if (diags.has_errors()) {
-    print_diagnostics(diags);
-    return kExitUsage;
-  }
-  auto all = expand_targets(dep, clusters, diags);
-  std::vector<ReleaseTarget> targets;
+namespace {
+
+/// The releases of the scope and stage asked for, each checked against the report before any
+/// file is touched (errors at the place in the deployments file), rendered.
+std::vector<RenderedValues> check_releases(const RenderArgs& a, const DeploymentsFile& dep,
+                                           const std::vector<ReleaseTarget>& all, const BuiltImages& built,
+                                           Diagnostics& diags) {
   if (!a.scope.empty() && std::none_of(dep.namespaces.begin(), dep.namespaces.end(),
                                        [&](const NamespaceSpec& n) { return n.scope == a.scope; }))
     diags.error({}, "--scope", fmt::format("'{}' matches no deployment targets", a.scope));
+  std::vector<RenderedValues> planned;
+  std::set<std::string> reported;
   for (const auto& t : all) {
     if (!a.scope.empty() && t.ns->scope != a.scope) continue;
     if (!a.stage.empty() && stage_name(t.release->stage) != a.stage) continue;
-    targets.push_back(t);
-  }
-
-  // Every release is checked against the report before any file is touched.
-  std::vector<RenderedValues> planned;
-  std::set<std::string> reported;
-  for (const auto& t : targets) {
-    ReportImages found = release_images(*built, *t.release);
+    ReportImages found = release_images(built, *t.release);
     for (const auto& [key, problem] : found.problems) {
       bool kind_problem = problem.rfind("Image kind", 0) == 0;
       const Location& at = kind_problem ? key.kind_at : key.flavour_at;
@@ -76,6 +59,32 @@ int run_render(const RenderArgs& a) {
     }
     if (found.images) planned.push_back(render_values(t, a.registry, *found.images));
   }
+  return planned;
+}
+
+}  // namespace
+
+int run_render(const RenderArgs& a) {
+  Diagnostics diags;
+  auto dep = load_deployments(a.deployments, diags);
+  std::vector<std::string> clusters = split_list(a.clusters);
+  for (const auto& p : check_cluster_list(clusters)) diags.error({}, "--clusters", p);
+  std::optional<BuiltImages> built;
+  try {
+    auto parsed = parse_report(read_file(a.report));
+    if (parsed)
+      built = *parsed;
+    else
+      diags.error({a.report, 0, 0}, "", "not a report.json: " + parsed.message());
+  } catch (const std::exception& e) {
+    diags.error({a.report, 0, 0}, "", e.what());
+  }
+  if (diags.has_errors()) {
+    print_diagnostics(diags);
+    return kExitUsage;
+  }
+  auto all = expand_targets(dep, clusters, diags);
+  std::vector<RenderedValues> planned = check_releases(a, dep, all, *built, diags);
   if (diags.has_errors()) {
     print_diagnostics(diags);
     return kExitUsage;

@@ -197,12 +197,22 @@ struct Expander {
     return static_cast<uint32_t>(plan.tasks.size() - 1);
   }
 
+  /// A release with both its images resolved to builds.
+  struct Resolved {
+    ReleaseTarget target;
+    BuildKey mw, web;
+  };
+
   void run(std::vector<ReleaseTarget> targets) {
-    // 1. Every release must name images that exist, whether selected or not.
-    struct Resolved {
-      ReleaseTarget target;
-      BuildKey mw, web;
-    };
+    std::vector<Resolved> resolved = resolve_all(targets);  // every release, selected or not
+    std::vector<Resolved> chosen = choose(resolved);
+    if (diags.has_errors()) return;
+    add_builds(chosen);
+    add_tasks();
+  }
+
+  /// Every release must name images that exist, whether selected or not.
+  std::vector<Resolved> resolve_all(const std::vector<ReleaseTarget>& targets) {
     std::vector<Resolved> resolved;
     for (const auto& t : targets) {
       ReleaseImageKeys keys = release_image_keys(*t.release);
@@ -212,8 +222,11 @@ struct Expander {
     }
     // Errors for one release are usually repeated per cluster; keep the first of each.
     dedupe_diagnostics();
+    return resolved;
+  }
 
-    // 2. Choose releases and builds.
+  /// The releases the selection keeps, and the builds it publishes (into `published`).
+  std::vector<Resolved> choose(const std::vector<Resolved>& resolved) {
     std::vector<Resolved> chosen;
     if (sel.prunes()) {
       for (const auto& spec : sel.only) only(spec);
@@ -247,9 +260,12 @@ struct Expander {
       published.insert(r.mw);
       published.insert(r.web);
     }
-    if (diags.has_errors()) return;
+    return chosen;
+  }
 
-    // 3. Builds, in config order (image, flavour, kind with `from` parents first).
+  /// Builds in config order (image, flavour, kind with `from` parents first), and the releases
+  /// they serve.
+  void add_builds(const std::vector<Resolved>& chosen) {
     std::set<BuildKey> needed = published;
     for (const auto& key : published) {
       auto [i, f, k] = key;
@@ -278,8 +294,10 @@ struct Expander {
       plan.builds[static_cast<size_t>(pr.web_build)].serves.push_back(r.target.id());
       plan.releases.push_back(std::move(pr));
     }
+  }
 
-    // 4. Tasks: base-pulls, layers, builds, tags, pushes, render-values.
+  /// Tasks: base-pulls, layers, builds, tags, pushes, render-values.
+  void add_tasks() {
     std::vector<uint32_t> base_task, layer_task;
     for (uint32_t b = 0; b < plan.bases.size(); ++b)
       base_task.push_back(add_task("base-pull:" + plan.bases[b].ref, TaskKind::base_pull, {}, b));

@@ -79,11 +79,8 @@ std::string report_json(const BuiltImages& built, ReportFormat format) {
   return out.dump(2) + "\n";
 }
 
-std::optional<BuiltImages> parse_report(std::string_view text, std::string* error) {
-  auto fail = [&](std::string msg) -> std::optional<BuiltImages> {
-    if (error) *error = std::move(msg);
-    return std::nullopt;
-  };
+Expected<BuiltImages> parse_report(std::string_view text) {
+  auto fail = [](std::string msg) { return Error(std::move(msg), ErrorKind::config); };
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail("not a JSON object");
   BuiltImages b;

@@ -20,7 +20,7 @@ std::optional<double> parse_duration(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<SimModel> SimModel::parse(std::string_view text, std::string* error) {
+Expected<SimModel> SimModel::parse(std::string_view text) {
   SimModel m;
   size_t start = 0;
   while (start < text.size()) {
@@ -31,13 +31,11 @@ std::optional<SimModel> SimModel::parse(std::string_view text, std::string* erro
     auto eq = item.find('=');
     auto kind = eq == std::string_view::npos ? std::nullopt : parse_task_kind(item.substr(0, eq));
     auto secs = eq == std::string_view::npos ? std::nullopt : parse_duration(item.substr(eq + 1));
-    if (!kind || !secs) {
-      if (error)
-        *error = fmt::format("'{}' is not KIND=DURATION (kinds: base-pull, layer, build, tag, push, "
-                             "render-values; durations like 50ms, 1.5s, 200us)",
-                             item);
-      return std::nullopt;
-    }
+    if (!kind || !secs)
+      return Error(fmt::format("'{}' is not KIND=DURATION (kinds: base-pull, layer, build, tag, push, "
+                               "render-values; durations like 50ms, 1.5s, 200us)",
+                               item),
+                   ErrorKind::config);
     m.seconds[static_cast<size_t>(*kind)] = *secs;
   }
   return m;

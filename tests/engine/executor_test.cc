@@ -343,16 +343,17 @@ TEST_CASE("the trace has one X event per task that ran, on named lanes") {
 
 TEST_CASE("the simulate model parses durations and kinds") {
   std::string err;
-  auto m = SimModel::parse("base-pull=50ms,layer=0.3s,push=200us,render-values=1", &err);
+  auto m = SimModel::parse("base-pull=50ms,layer=0.3s,push=200us,render-values=1");
   REQUIRE(m);
   CHECK(m->of(TaskKind::base_pull) == doctest::Approx(0.05));
   CHECK(m->of(TaskKind::layer) == doctest::Approx(0.3));
   CHECK(m->of(TaskKind::push) == doctest::Approx(0.0002));
   CHECK(m->of(TaskKind::render_values) == doctest::Approx(1));
   CHECK(m->of(TaskKind::build) == 0);
-  CHECK_FALSE(SimModel::parse("compile=5ms", &err));
-  CHECK(err.find("'compile=5ms' is not KIND=DURATION") != std::string::npos);
-  CHECK_FALSE(SimModel::parse("layer=5 minutes", &err));
+  auto bad = SimModel::parse("compile=5ms");
+  CHECK_FALSE(bad);
+  CHECK(bad.message().find("'compile=5ms' is not KIND=DURATION") != std::string::npos);
+  CHECK_FALSE(SimModel::parse("layer=5 minutes"));
 }
 
 TEST_CASE("the makespan lower bound") {

@@ -35,14 +35,13 @@ bool same_kinds_and_metadata(const flavourgraph::BuiltImages& a,
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace flavourgraph;
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  std::string error;
-  auto built = parse_report(text, &error);
+  auto built = parse_report(text);
   if (!built) return 0;
   std::string written = report_json(*built, ReportFormat::v3);
-  auto again = parse_report(written, &error);
+  auto again = parse_report(written);
   if (!again || !same_kinds_and_metadata(*built, *again)) {
     std::fprintf(stderr, "fuzz_report: the report does not read back as written: %s\n%s\n",
-                 again ? "it differs" : error.c_str(), written.c_str());
+                 again ? "it differs" : again.message().c_str(), written.c_str());
     std::abort();
   }
   (void)report_json(*built, ReportFormat::v2);

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "flavourgraph/config.h"
+#include "flavourgraph/error.h"
 
 namespace flavourgraph {
 
@@ -44,7 +45,7 @@ struct BuiltImages {
 };
 
 std::string report_json(const BuiltImages& built, ReportFormat format);
-/// Reads a v3 or v2 report; on failure returns nullopt and sets `error`.
-std::optional<BuiltImages> parse_report(std::string_view json, std::string* error);
+/// Reads a v3 or v2 report.
+Expected<BuiltImages> parse_report(std::string_view json);
 
 }  // namespace flavourgraph

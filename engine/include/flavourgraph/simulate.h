@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "flavourgraph/error.h"
 #include "flavourgraph/executor.h"
 #include "flavourgraph/plan.h"
 #include "flavourgraph/plan_graph.h"
@@ -19,7 +20,7 @@ struct SimModel {
   std::array<double, kTaskKindCount> seconds{};
 
   /// Unlisted kinds take 0. Units: s, ms, us (a bare number is seconds).
-  static std::optional<SimModel> parse(std::string_view text, std::string* error);
+  static Expected<SimModel> parse(std::string_view text);
   [[nodiscard]] double of(TaskKind k) const { return seconds[static_cast<size_t>(k)]; }
 };
 
