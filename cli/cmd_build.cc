@@ -105,16 +105,7 @@ namespace {
 /// was written and what was not.
 int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, const ExecArgs& args) {
   Diagnostics diags;
-  bool report_written = false;
-  try {
-    std::filesystem::create_directories(args.state_dir);
-    auto built = nb.built_images();
-    write_file_atomic(std::filesystem::path(args.state_dir) / "report.json",
-                      report_json(built, args.report_format == "v2" ? ReportFormat::v2 : ReportFormat::v3));
-    report_written = true;
-  } catch (const std::exception& e) {
-    diags.error({}, "report.json", e.what());
-  }
+  auto saved = nb.save_state(args.report_format == "v2" ? ReportFormat::v2 : ReportFormat::v3, diags);
   size_t values_written = 0, commits = 0;
   bool values_step = !plan.releases.empty() && !result.interrupted;
   if (!plan.releases.empty())
@@ -128,18 +119,13 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
       diags.error({}, "values", e.what());
     }
     try {
-      std::set<std::string> configured;
-      if (plan.deployments) {
-        Diagnostics ignored;
-        auto clusters = plan.clusters;
-        for (const auto& t : expand_targets(*plan.deployments, clusters, ignored)) configured.insert(t.values_file());
-      }
-      stale_values(nb.values(), configured, args.prune, diags);
+      stale_values(nb.values(), plan.values_files, args.prune, diags);
     } catch (const std::exception& e) {
       diags.error({}, "values", e.what());
     }
   }
-  std::string outcome = fmt::format("report.json {}; {} values file(s) written{}", report_written ? "written" : "NOT written",
+  std::string outcome = fmt::format("report.json {}; {} values file(s) written{}",
+                                    saved.report_written ? "written" : saved.published ? "NOT written" : "unchanged",
                                     values_written, nb.values_are_git() ? fmt::format(", {} committed", commits) : "");
   print_diagnostics(diags, outcome);
   return diags.has_errors() ? kExitTaskFailed : kExitOk;

@@ -123,7 +123,8 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
   opts.latest_tag = args.latest_tag;
   out.plan = expand(out.config, out.deployments, sel, opts, diags);
   if (!out.deployments && args.only.empty() && !args.all_flavours && !diags.has_errors())
-    diags.warning({}, "", "no deployments file (-d), --only or --all-flavours: nothing to do");
+    diags.error({}, "", "nothing is selected: give a deployments file (-d), --only IMAGE:FLAVOUR[:KIND] or "
+                        "--all-flavours");
   print_diagnostics(diags);
   if (diags.has_errors()) return std::nullopt;
   return out;

@@ -152,13 +152,26 @@ std::optional<uint32_t> parse_id(std::string_view s) {
   return v;
 }
 
+/// A fraction written as 0.25 or 25%; nullopt unless it is from 0 to 1.
+std::optional<double> parse_fraction(std::string_view s) {
+  bool percent = !s.empty() && s.back() == '%';
+  if (percent) s.remove_suffix(1);
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  if (percent) v /= 100;
+  if (v < 0 || v > 1) return std::nullopt;
+  return v;
+}
+
 LayerSpec parse_layer(const Ctx& ctx, const YAML::Node& node, const std::string& path,
                       const std::filesystem::path& dir) {
   LayerSpec l;
   l.where = yamlr::where(ctx.file, node);
   MapReader m(ctx, node, path);
   if (!m.ok()) return l;
-  m.allow({"source", "dest", "include", "exclude", "owner"});
+  m.allow({"source", "dest", "include", "exclude", "owner", "incremental"});
+  if (auto inc = m.boolean("incremental")) l.incremental = *inc;
   if (auto s = m.str("source", true)) {
     l.source = *s;
     std::filesystem::path sp(*s);
@@ -506,6 +519,38 @@ CompressionSpec parse_compression(const Ctx& ctx, const YAML::Node& node) {
   return out;
 }
 
+IncrementalSettings parse_incremental(const Ctx& ctx, const YAML::Node& node) {
+  IncrementalSettings out;
+  MapReader m(ctx, node, "incremental");
+  if (!m.ok()) return out;
+  m.allow({"max_layers", "max_delta", "labels"});
+  if (auto v = m.str("max_layers")) {
+    auto n = parse_id(*v);
+    if (!n || *n < 2 || *n > 500)
+      ctx.error(m.find("max_layers")->value, "incremental.max_layers",
+                fmt::format("'{}' is not a layer count from 2 to 500 (overlayfs takes at most 128 here)", *v));
+    else
+      out.max_layers = static_cast<int>(*n);
+  }
+  if (auto v = m.str("max_delta")) {
+    auto f = parse_fraction(*v);
+    if (!f)
+      ctx.error(m.find("max_delta")->value, "incremental.max_delta",
+                fmt::format("'{}' is not a fraction of the tree from 0 to 1, e.g. 0.25 or 25%", *v));
+    else
+      out.max_delta = *f;
+  }
+  if (const auto* e = m.find("labels")) {
+    MapReader l(ctx, e->value, "incremental.labels");
+    if (l.ok()) {
+      l.allow({"build_type", "parent_image"});
+      if (auto v = l.str("build_type")) out.build_type_label = *v;
+      if (auto v = l.str("parent_image")) out.parent_image_label = *v;
+    }
+  }
+  return out;
+}
+
 ImageSpec parse_image(const Ctx& ctx, const MapReader& imgs, const yamlr::Entry& ie,
                       const std::map<std::string, LayerSpec>& named_layers, const std::filesystem::path& dir) {
   ImageSpec img;
@@ -540,8 +585,10 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
   cfg.latest_tag = "latest";
   MapReader top(ctx, root, "");
   if (!top.ok()) return cfg;
-  top.allow({"registry", "insecure_registries", "tag", "latest_tag", "clusters", "compression", "layers", "images"});
+  top.allow({"registry", "insecure_registries", "tag", "latest_tag", "clusters", "compression", "incremental",
+             "layers", "images"});
   parse_settings(ctx, top, cfg);
+  if (const auto* e = top.find("incremental")) cfg.incremental = parse_incremental(ctx, e->value);
   if (const auto* e = top.find("compression")) cfg.compression = parse_compression(ctx, e->value);
   std::map<std::string, LayerSpec> named_layers;
   if (const auto* e = top.find("layers")) {

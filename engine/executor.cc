@@ -345,6 +345,7 @@ class Run {
     r.state = out.state;
     r.error = std::move(out.error);
     r.output = std::move(out.output);
+    r.reason = std::move(out.reason);
     r.warnings = ctx.take_warnings();
     for (const auto& w : r.warnings) status_.message(Level::warning, g_.tasks[i].id + ": " + w);
     if (r.state == TaskState::failed && !opts_.keep_going) stop_.store(true, std::memory_order_release);

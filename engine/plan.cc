@@ -83,6 +83,7 @@ std::string layer_content_key(const LayerSpec& l, const CompressionSpec& c) {
   for (const auto& p : l.include) s += "include=" + p + "\n";
   for (const auto& p : l.exclude) s += "exclude=" + p + "\n";
   s += fmt::format("owner={}:{}\ncompression={}\n", l.uid, l.gid, c.str());
+  if (l.incremental) s += "incremental\n";
   return oci::sha256_hex(s).substr(0, 16);
 }
 
@@ -190,6 +191,19 @@ struct Expander {
       return;
     }
     published.insert({static_cast<uint32_t>(ii), fi, static_cast<uint32_t>(ki)});
+  }
+
+  /// An incremental layer decides, per image, between a delta and a full build by comparing
+  /// each image's base now with the one its last build had: it runs after those base-pulls.
+  std::vector<uint32_t> incremental_deps(uint32_t l, const std::vector<uint32_t>& base_task) const {
+    std::vector<uint32_t> deps;
+    if (!plan.layers[l].spec.incremental) return deps;
+    for (uint32_t b : plan.layers[l].builds) {
+      int base = plan.builds[b].base;
+      if (base >= 0 && std::find(deps.begin(), deps.end(), base_task[static_cast<size_t>(base)]) == deps.end())
+        deps.push_back(base_task[static_cast<size_t>(base)]);
+    }
+    return deps;
   }
 
   uint32_t add_task(std::string id, TaskKind kind, std::vector<uint32_t> deps, uint32_t subject) {
@@ -302,7 +316,7 @@ struct Expander {
     for (uint32_t b = 0; b < plan.bases.size(); ++b)
       base_task.push_back(add_task("base-pull:" + plan.bases[b].ref, TaskKind::base_pull, {}, b));
     for (uint32_t l = 0; l < plan.layers.size(); ++l)
-      layer_task.push_back(add_task("layer:" + plan.layers[l].key, TaskKind::layer, {}, l));
+      layer_task.push_back(add_task("layer:" + plan.layers[l].key, TaskKind::layer, incremental_deps(l, base_task), l));
     for (uint32_t b = 0; b < plan.builds.size(); ++b) {
       PlanBuild& pb = plan.builds[b];
       std::vector<uint32_t> deps;
@@ -443,6 +457,7 @@ Plan expand(std::shared_ptr<const ImagesConfig> config,
     Diagnostics local;
     targets = expand_targets(*deployments, clusters, local);
     diags.append(local);
+    for (const auto& t : targets) plan.values_files.insert(t.values_file());
     bool any_ns_clusters = std::any_of(deployments->namespaces.begin(), deployments->namespaces.end(),
                                        [](const NamespaceSpec& n) { return !n.clusters.empty(); });
     if (any_ns_clusters && clusters.empty())

@@ -54,6 +54,16 @@ std::optional<MetaValue> BuiltImages::metadata(const std::string& image, const s
   return m->second;
 }
 
+void BuiltImages::merge(const BuiltImages& newer) {
+  for (const auto& [image, flavours] : newer.images)
+    for (const auto& [name, f] : flavours) {
+      Flavour& mine = images[image][name];
+      for (const auto& [kind, ref] : f.kinds) mine.kinds[kind] = ref;
+      for (const auto& [kind, base] : f.bases) mine.bases[kind] = base;
+      mine.metadata = f.metadata;
+    }
+}
+
 std::string report_json(const BuiltImages& built, ReportFormat format) {
   json out = json::object();
   for (const auto& [image, flavours] : built.images) {
@@ -96,6 +106,7 @@ Expected<BuiltImages> parse_report(std::string_view text) {
           if (!kb.is_object() || !kb.contains("image_name") || !kb["image_name"].is_string())
             return fail(fmt::format("{}.flavours.{}.kinds.{} has no image_name", image, fl, kind));
           f.kinds[kind] = kb["image_name"].get<std::string>();
+          if (kb.contains("base") && kb["base"].is_string()) f.bases[kind] = kb["base"].get<std::string>();
         }
         if (fb.contains("metadata") && fb["metadata"].is_object())
           for (const auto& [k, v] : fb["metadata"].items()) {

@@ -35,6 +35,7 @@ std::string metadata_json(const ExecGraph& graph, const RunResult& result) {
         {"cache_hit", r.state == TaskState::cached},
     };
     if (!r.output.empty()) j["output"] = r.output;
+    if (!r.reason.empty()) j["reason"] = r.reason;
     if (!r.warnings.empty()) j["warnings"] = r.warnings;
     tasks.push_back(std::move(j));
   }

@@ -13,8 +13,10 @@ TaskOutcome BuildTask::run(TaskContext& ctx) {
   const KindSpec& kind = plan.config->images[pb.image].kinds[pb.kind];
   std::string base_name;
   if (pb.parent >= 0) {
+    // The parent by digest, never by its tag: a tag carries the run's time, and an unchanged
+    // image built `from` an unchanged parent must keep its digest.
     const PlanBuild& pp = plan.builds[static_cast<size_t>(pb.parent)];
-    base_name = pp.repository + ":" + pp.tag;
+    base_name = pp.repository + "@" + base_.image().manifest.digest.str();
   } else {
     base_name = plan.bases[static_cast<size_t>(pb.base)].ref;
   }

@@ -124,6 +124,68 @@ BuiltImages NativeBuild::built_images() const {
   return out;
 }
 
+std::vector<BuildRecord> NativeBuild::records() const {
+  const Plan& plan = impl_->plan;
+  const PlanRunner& run = *impl_->runner;
+  std::vector<BuildRecord> out;
+  for (uint32_t i = 0; i < plan.builds.size(); ++i) {
+    const PlanBuild& b = plan.builds[i];
+    const ImageData* img = run.built_image(i);
+    if (!run.pushed(i) || !img) continue;
+    BuildRecord r;
+    r.image = b.image_name;
+    r.flavour = b.flavour_name;
+    r.kind = b.kind_name;
+    r.name = b.image_ref(plan.registry);
+    r.manifest = img->manifest;
+    r.config = img->parsed.config;
+    r.layers = img->parsed.layers;
+    const ImageData* base = b.parent >= 0 ? run.built_image(static_cast<uint32_t>(b.parent))
+                                          : run.base_image(static_cast<uint32_t>(b.base));
+    if (base) {
+      r.base_digest = base->manifest.digest.str();
+      r.base_name = base->name;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+NativeBuild::StateSaved NativeBuild::save_state(ReportFormat format, Diagnostics& diags) const {
+  StateSaved saved;
+  BuiltImages built = built_images();
+  if (built.empty()) return saved;  // nothing published: the last good state stays as it is
+  saved.published = true;
+  const std::filesystem::path& dir = impl_->settings.state_dir;
+  try {
+    for (const auto& r : records()) {
+      BuildState::write(dir, r);
+      ++saved.records;
+    }
+  } catch (const std::exception& e) {
+    diags.error({}, "build state", e.what());
+  }
+  try {
+    std::filesystem::create_directories(dir);
+    auto path = dir / "report.json";
+    BuiltImages report;
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      auto previous = parse_report(read_file(path));
+      if (previous)
+        report = std::move(*previous);
+      else
+        diags.warning({path.string(), 0, 0}, "", previous.message() + "; replaced by this run's images alone");
+    }
+    report.merge(built);
+    write_file_atomic(path, report_json(report, format));
+    saved.report_written = true;
+  } catch (const std::exception& e) {
+    diags.error({}, "report.json", e.what());
+  }
+  return saved;
+}
+
 std::vector<RenderedValues> NativeBuild::rendered() const {
   std::vector<RenderedValues> out;
   for (uint32_t i = 0; i < impl_->plan.releases.size(); ++i)

@@ -11,6 +11,7 @@ namespace fgtest {
 struct Example {
   TempDir tmp;
   std::filesystem::path cfg_dir, store, registry, values, state;
+  std::string timestamp = "2024-10-29-190315";  ///< --timestamp of build()
 
   Example() {
     cfg_dir = tmp / "cfg";
@@ -26,7 +27,7 @@ struct Example {
     return run(env + " " + quote(binary()) + " build -c " + quote((cfg_dir / "images.yaml").string()) + " -d " +
                quote((cfg_dir / "deployments.yaml").string()) + " --store " + quote(store.string()) + " --state-dir " +
                quote(state.string()) + " --values-dir " + quote(values.string()) + " --registry oci:" +
-               quote(registry.string()) + " --timestamp 2024-10-29-190315 --progress plain " + extra);
+               quote(registry.string()) + " --timestamp " + timestamp + " --progress plain " + extra);
   }
 
   [[nodiscard]] nlohmann::json metadata(const std::string& file) const {

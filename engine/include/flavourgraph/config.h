@@ -29,7 +29,16 @@ struct LayerSpec {
   std::vector<std::string> exclude;
   uint32_t uid = 0;
   uint32_t gid = 0;
+  bool incremental = false;          ///< built as a delta on each image's last good build
   Location where;
+};
+
+/// When an incremental layer is built as a delta, and how such images are labelled.
+struct IncrementalSettings {
+  int max_layers = 125;        ///< a last image with this many layers gets a full build
+  double max_delta = 0.25;     ///< a delta larger than this fraction of the tree: a full build
+  std::string build_type_label = "io.flavourgraph.build-type";     ///< "incremental" or "full"
+  std::string parent_image_label = "io.flavourgraph.parent-image";  ///< the image a delta is on
 };
 
 /// Image config set by a kind (applied over the base image's config).
@@ -87,6 +96,7 @@ struct ImagesConfig {
   Location latest_tag_where;
   std::vector<std::string> clusters;  ///< default cluster list for values files
   CompressionSpec compression;
+  IncrementalSettings incremental;
   std::vector<ImageSpec> images;
 
   [[nodiscard]] const ImageSpec* image(std::string_view n) const;

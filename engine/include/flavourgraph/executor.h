@@ -63,6 +63,7 @@ struct TaskOutcome {
   TaskState state = TaskState::done;  ///< done, cached, failed or cancelled
   std::string error;                  ///< for failed
   std::string output;                 ///< e.g. a digest or a ref, for the metadata
+  std::string reason;                 ///< why it did (or did not) work: `--explain`, metadata
 
   static TaskOutcome fail(std::string e) { return {TaskState::failed, std::move(e), {}}; }
 };
@@ -90,6 +91,7 @@ struct TaskRecord {
   int lane = -1;
   std::string error;
   std::string output;
+  std::string reason;
   std::vector<std::string> warnings;
 };
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,6 +94,7 @@ struct Plan {
   std::string registry;
   std::string timestamp;
   std::vector<std::string> clusters;  ///< the default cluster list the plan used
+  std::set<std::string> values_files; ///< every values file the deployments configure, selected or not
   std::vector<PlanTask> tasks;  ///< topologically ordered, deterministic
   std::vector<PlanBase> bases;
   std::vector<PlanLayer> layers;

@@ -42,6 +42,10 @@ struct BuiltImages {
                                                 const std::string& kind, std::string* error) const;
   [[nodiscard]] std::optional<MetaValue> metadata(const std::string& image, const std::string& flavour,
                                                     const std::string& key) const;
+  /// The images of `newer` replace these (kind by kind; a flavour's metadata as a whole); the
+  /// others stay.
+  void merge(const BuiltImages& newer);
+  [[nodiscard]] bool empty() const { return images.empty(); }
 };
 
 std::string report_json(const BuiltImages& built, ReportFormat format);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "flavourgraph/build_state.h"
 #include "flavourgraph/diagnostics.h"
 #include "flavourgraph/executor.h"
 #include "flavourgraph/plan.h"
@@ -52,6 +53,17 @@ class NativeBuild {
   TaskRunner& runner();
   /// The images a run pushed, for report.json.
   [[nodiscard]] BuiltImages built_images() const;
+  /// The build records of the images a run pushed.
+  [[nodiscard]] std::vector<BuildRecord> records() const;
+  struct StateSaved {
+    bool published = false;       ///< some image was pushed
+    bool report_written = false;
+    size_t records = 0;
+  };
+  /// After a run: the build records of the images it pushed, and report.json as the previous
+  /// one (when it reads) with those images replaced, through a temp file and a rename. A run
+  /// that pushed nothing changes nothing. Problems go to `diags`.
+  StateSaved save_state(ReportFormat format, Diagnostics& diags) const;
   /// The values files a run rendered (written or unchanged), in plan order.
   [[nodiscard]] std::vector<RenderedValues> rendered() const;
   [[nodiscard]] const ValuesDir& values() const;

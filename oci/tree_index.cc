@@ -1,0 +1,454 @@
+// Tree indexes (content only), the stat cache that keeps them cheap, and tree deltas.
+#include "flavourgraph/oci/tree_index.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <mutex>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "dir_stack.h"
+#include "flavourgraph/fs_util.h"
+#include "flavourgraph/oci/digest.h"
+#include "flavourgraph/oci/errors.h"
+
+namespace flavourgraph::oci {
+
+namespace {
+
+constexpr std::string_view kIndexMagic = "flavourgraph-tree-index 1\n";
+constexpr std::string_view kCacheMagic = "flavourgraph-stat-cache 1\n";
+
+char type_char(EntryType t) {
+  switch (t) {
+    case EntryType::file: return 'f';
+    case EntryType::dir: return 'd';
+    case EntryType::symlink: return 'l';
+    case EntryType::hardlink: return 'h';
+    case EntryType::fifo: return 'p';
+    case EntryType::chardev: return 'c';
+    case EntryType::blockdev: return 'b';
+  }
+  return '?';
+}
+
+std::optional<EntryType> type_of(std::string_view c) {
+  if (c.size() != 1) return std::nullopt;
+  switch (c[0]) {
+    case 'f': return EntryType::file;
+    case 'd': return EntryType::dir;
+    case 'l': return EntryType::symlink;
+    case 'h': return EntryType::hardlink;
+    case 'p': return EntryType::fifo;
+    case 'c': return EntryType::chardev;
+    case 'b': return EntryType::blockdev;
+    default: return std::nullopt;
+  }
+}
+
+std::string zstd_pack(const std::string& text) {
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 3);
+  if (ZSTD_isError(n)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+Expected<std::string> zstd_unpack(std::string_view blob, size_t limit) {
+  unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > limit)
+    return Error("not a zstd frame of known size");
+  std::string out(size, '\0');
+  size_t n = ZSTD_decompress(out.data(), out.size(), blob.data(), blob.size());
+  if (ZSTD_isError(n) || n != size) return Error("a damaged zstd frame");
+  return out;
+}
+
+/// NUL-terminated fields, read one by one.
+struct Fields {
+  std::string_view text;
+  size_t pos = 0;
+  std::optional<std::string_view> next() {
+    size_t end = text.find('\0', pos);
+    if (end == std::string_view::npos) return std::nullopt;
+    auto f = text.substr(pos, end - pos);
+    pos = end + 1;
+    return f;
+  }
+  [[nodiscard]] bool done() const { return pos >= text.size(); }
+};
+
+template <class T>
+bool number(std::string_view s, T* out, int base = 10) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, base);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+void put_field(std::string& out, std::string_view field) {
+  out.append(field);
+  out.push_back('\0');
+}
+
+/// Reads and hashes one file of a listing, opened relative to an open directory; its stat must
+/// be the listing's before and after the read.
+std::string hash_file(int root_fd, DirCursor* cursor, const std::filesystem::path& root, const TreeEntry& e,
+                      uint64_t* bytes) {
+  std::string full = (root / e.path).string();
+  int fd;
+  if (cursor) {
+    auto slash = e.path.rfind('/');
+    int dir = cursor->enter(slash == std::string::npos ? std::string_view() : std::string_view(e.path).substr(0, slash));
+    fd = ::openat(dir, e.path.c_str() + (slash == std::string::npos ? 0 : slash + 1), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  } else {
+    fd = ::openat(root_fd, e.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  }
+  if (fd < 0) throw Error(fmt::format("cannot read {}: {}", full, std::strerror(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  auto unchanged = [&](const char* when) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_ino != e.inode ||
+        static_cast<uint64_t>(st.st_size) != e.size || st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec != e.mtime_ns ||
+        st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec != e.ctime_ns)
+      throw Error(fmt::format("{} changed {}; build again once the tree is quiet", full, when));
+  };
+  unchanged("since it was listed");
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(fmt::format("cannot read {}: {}", full, std::strerror(errno)));
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+  }
+  if (total != e.size) throw Error(fmt::format("{} changed while it was read; build again once the tree is quiet", full));
+  unchanged("while it was read");
+  *bytes += total;
+  return h.finish_hex();
+}
+
+}  // namespace
+
+bool tar_path_less(std::string_view a, bool a_dir, std::string_view b, bool b_dir) {
+  size_t n = std::min(a.size(), b.size());
+  int c = std::memcmp(a.data(), b.data(), n);
+  if (c != 0) return c < 0;
+  // One is a prefix of the other: compare what follows, a directory's path ending in '/'.
+  auto at = [](std::string_view s, bool dir, size_t i) -> int {
+    if (i < s.size()) return static_cast<unsigned char>(s[i]);
+    if (i == s.size() && dir) return '/';
+    return -1;
+  };
+  for (size_t i = n;; ++i) {
+    int x = at(a, a_dir, i), y = at(b, b_dir, i);
+    if (x != y) return x < y;
+    if (x == -1) return false;
+  }
+}
+
+std::string TreeIndex::serialize() const {
+  std::string text(kIndexMagic);
+  text += "spec " + spec + "\n";
+  text.reserve(text.size() + entries.size() * 96);
+  for (const auto& e : entries) {
+    put_field(text, e.path);
+    text.push_back(type_char(e.type));
+    text.push_back('\0');
+    put_field(text, fmt::format("{:o}", e.mode));
+    put_field(text, std::to_string(e.size));
+    put_field(text, e.digest);
+    put_field(text, e.link);
+    put_field(text, fmt::format("{}:{}", e.rdev_major, e.rdev_minor));
+  }
+  return zstd_pack(text);
+}
+
+Expected<TreeIndex> TreeIndex::parse(std::string_view blob) {
+  auto text = zstd_unpack(blob, size_t{4} << 30);
+  if (!text) return Error("tree index: " + text.message());
+  std::string_view t = *text;
+  if (t.rfind(kIndexMagic, 0) != 0) return Error("not a tree index (wrong header)");
+  t.remove_prefix(kIndexMagic.size());
+  auto nl = t.find('\n');
+  if (nl == std::string_view::npos || t.rfind("spec ", 0) != 0) return Error("tree index: no spec line");
+  TreeIndex idx;
+  idx.spec = std::string(t.substr(5, nl - 5));
+  Fields f{t.substr(nl + 1)};
+  while (!f.done()) {
+    auto path = f.next(), type = f.next(), mode = f.next(), size = f.next(), digest = f.next(), link = f.next(),
+         dev = f.next();
+    if (!dev) return Error("tree index: a truncated record");
+    IndexEntry e;
+    e.path = std::string(*path);
+    auto ty = type_of(*type);
+    auto colon = dev->find(':');
+    if (!ty || !number(*mode, &e.mode, 8) || !number(*size, &e.size) || colon == std::string_view::npos ||
+        !number(dev->substr(0, colon), &e.rdev_major) || !number(dev->substr(colon + 1), &e.rdev_minor))
+      return Error(fmt::format("tree index: a bad record for '{}'", e.path));
+    e.type = *ty;
+    e.digest = std::string(*digest);
+    e.link = std::string(*link);
+    if (e.type == EntryType::file) idx.file_bytes += e.size;
+    idx.entries.push_back(std::move(e));
+  }
+  return idx;
+}
+
+StatCache StatCache::load(const std::filesystem::path& file) {
+  StatCache c;
+  std::string blob;
+  try {
+    blob = read_file(file);
+  } catch (const std::exception&) {
+    return c;
+  }
+  auto text = zstd_unpack(blob, size_t{4} << 30);
+  if (!text || text->rfind(kCacheMagic, 0) != 0) return c;
+  Fields f{std::string_view(*text).substr(kCacheMagic.size())};
+  while (!f.done()) {
+    auto path = f.next(), size = f.next(), mtime = f.next(), ctime = f.next(), ino = f.next(), dev = f.next(),
+         digest = f.next();
+    if (!digest) return StatCache{};
+    Stat s;
+    if (!number(*size, &s.size) || !number(*mtime, &s.mtime_ns) || !number(*ctime, &s.ctime_ns) ||
+        !number(*ino, &s.inode) || !number(*dev, &s.dev) || digest->size() != 64)
+      return StatCache{};
+    s.digest = std::string(*digest);
+    c.entries_.emplace(std::string(*path), std::move(s));
+  }
+  return c;
+}
+
+void StatCache::save(const std::filesystem::path& file) const {
+  std::string text(kCacheMagic);
+  for (const auto& [path, s] : entries_) {
+    put_field(text, path);
+    for (auto v : {std::to_string(s.size), std::to_string(s.mtime_ns), std::to_string(s.ctime_ns),
+                   std::to_string(s.inode), std::to_string(s.dev)})
+      put_field(text, v);
+    put_field(text, s.digest);
+  }
+  std::filesystem::create_directories(file.parent_path());
+  write_file_atomic(file, zstd_pack(text));
+}
+
+const std::string* StatCache::find(const TreeEntry& e) const {
+  auto it = entries_.find(e.path);
+  if (it == entries_.end()) return nullptr;
+  const Stat& s = it->second;
+  bool same = s.size == e.size && s.mtime_ns == e.mtime_ns && s.ctime_ns == e.ctime_ns && s.inode == e.inode &&
+              s.dev == e.dev;
+  return same ? &s.digest : nullptr;
+}
+
+void StatCache::put(const TreeEntry& e, std::string digest) {
+  entries_[e.path] = Stat{e.size, e.mtime_ns, e.ctime_ns, e.inode, e.dev, std::move(digest)};
+}
+
+TreeIndex index_tree(const std::filesystem::path& root, const TreeListing& listing, const std::string& spec,
+                     StatCache& cache, const CancelSource& cancel, IndexStats* stats) {
+  TreeIndex idx;
+  idx.spec = spec;
+  idx.file_bytes = listing.file_bytes;
+  idx.entries.resize(listing.entries.size());
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < listing.entries.size(); ++i) {
+    const TreeEntry& e = listing.entries[i];
+    IndexEntry& x = idx.entries[i];
+    x.path = e.path;
+    x.type = e.type;
+    x.mode = e.mode;
+    x.rdev_major = e.rdev_major;
+    x.rdev_minor = e.rdev_minor;
+    if (e.type == EntryType::symlink || e.type == EntryType::hardlink) x.link = e.link;
+    if (e.type != EntryType::file) continue;
+    x.size = e.size;
+    if (const std::string* d = cache.find(e))
+      x.digest = *d;
+    else
+      todo.push_back(i);
+  }
+  int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) throw Error(fmt::format("cannot open {}: {}", root.string(), std::strerror(errno)));
+  std::atomic<uint64_t> bytes{0};
+  std::vector<std::exception_ptr> errors(todo.size());
+  std::vector<size_t> long_paths;  // beyond what one path call takes: read through a cursor
+  for (size_t k : todo)
+    if (listing.entries[k].path.size() >= 3000) long_paths.push_back(k);
+  tbb::this_task_arena::isolate([&] {
+    tbb::parallel_for(size_t{0}, todo.size(), [&](size_t j) {
+      const TreeEntry& e = listing.entries[todo[j]];
+      if (e.path.size() >= 3000 || cancel.requested()) return;
+      try {
+        uint64_t n = 0;
+        idx.entries[todo[j]].digest = hash_file(root_fd, nullptr, root, e, &n);
+        bytes += n;
+      } catch (...) {
+        errors[j] = std::current_exception();
+      }
+    });
+  });
+  try {
+    if (!long_paths.empty()) {
+      DirCursor cursor(::dup(root_fd), root);
+      for (size_t k : long_paths) {
+        uint64_t n = 0;
+        idx.entries[k].digest = hash_file(root_fd, &cursor, root, listing.entries[k], &n);
+        bytes += n;
+      }
+    }
+  } catch (...) {
+    ::close(root_fd);
+    throw;
+  }
+  ::close(root_fd);
+  for (auto& err : errors)
+    if (err) std::rethrow_exception(err);
+  if (cancel.requested()) throw Cancelled();
+  for (size_t k : todo) cache.put(listing.entries[k], idx.entries[k].digest);
+  if (stats) {
+    stats->files_read = todo.size();
+    stats->bytes_read = bytes.load();
+  }
+  return idx;
+}
+
+namespace {
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+std::string child_path(const std::string& dir, std::string_view name) {
+  return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
+}
+
+TreeEntry whiteout(const std::string& path) {
+  TreeEntry w;
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  w.path = child_path(dir, ".wh." + name);
+  w.type = EntryType::file;
+  w.mode = 0644;
+  return w;
+}
+
+}  // namespace
+
+TreeDelta diff_trees(const TreeIndex& before, const TreeIndex& after, const TreeListing& current) {
+  if (after.entries.size() != current.entries.size())
+    throw Error("diff_trees: the index was not made from this listing");
+  std::unordered_map<std::string_view, const IndexEntry*> old;
+  old.reserve(before.entries.size());
+  std::unordered_map<std::string_view, size_t> now;  // path -> index in after/current
+  now.reserve(after.entries.size());
+  for (const auto& e : before.entries) old.emplace(e.path, &e);
+  for (size_t i = 0; i < after.entries.size(); ++i) now.emplace(after.entries[i].path, i);
+
+  TreeDelta d;
+  std::vector<char> emit(after.entries.size(), 0);
+  std::vector<TreeEntry> whiteouts;
+  std::unordered_set<std::string> gone_dirs;  // old directories hidden as a whole
+  auto note = [&](const std::string& p) {
+    if (d.sample.size() < 5) d.sample.push_back(p.empty() ? "/" : p);
+  };
+  for (size_t i = 1; i < after.entries.size(); ++i) {  // the root itself is never written again
+    const IndexEntry& a = after.entries[i];
+    auto it = old.find(a.path);
+    if (it == old.end()) {
+      emit[i] = 1;
+      ++d.added;
+      note(a.path);
+    } else if (it->second->type != a.type) {
+      whiteouts.push_back(whiteout(a.path));  // hides the old entry (and a directory's contents)
+      if (it->second->type == EntryType::dir) gone_dirs.insert(a.path);
+      emit[i] = 1;
+      ++d.changed;
+      note(a.path);
+    } else if (!it->second->same(a)) {
+      emit[i] = 1;
+      ++d.changed;
+      note(a.path);
+    }
+  }
+  // Hard links: a link goes with the file it links to, and a file written again takes its links.
+  for (int pass = 0; pass < 2; ++pass)
+    for (size_t i = 1; i < after.entries.size(); ++i) {
+      const IndexEntry& a = after.entries[i];
+      if (a.type != EntryType::hardlink) continue;
+      auto target = now.find(a.link);
+      if (target == now.end()) continue;
+      if (emit[i] || emit[target->second]) emit[i] = emit[target->second] = 1;
+    }
+  // Removals: the topmost removed path of each subtree; a directory that lost every old entry
+  // is made opaque instead.
+  std::unordered_map<std::string, std::pair<size_t, size_t>> children;  // dir -> (old entries, removed)
+  for (const auto& b : before.entries) {
+    if (b.path.empty()) continue;
+    auto& c = children[parent_of(b.path)];
+    ++c.first;
+    if (!now.count(b.path)) ++c.second;
+  }
+  std::unordered_set<std::string> opaque;
+  for (const auto& [dir, c] : children) {
+    auto n = now.find(dir);
+    if (c.second == c.first && c.first >= 2 && n != now.end() && after.entries[n->second].type == EntryType::dir &&
+        !gone_dirs.count(dir)) {
+      auto o = old.find(dir);
+      if (o != old.end() && o->second->type == EntryType::dir) opaque.insert(dir);
+    }
+  }
+  auto hidden = [&](const std::string& path) {  // under a whited-out or opaque directory
+    for (std::string p = parent_of(path);; p = parent_of(p)) {
+      if (gone_dirs.count(p) || opaque.count(p)) return true;
+      if (p.empty()) return false;
+    }
+  };
+  for (const auto& b : before.entries) {
+    if (b.path.empty() || now.count(b.path) || hidden(b.path)) continue;
+    whiteouts.push_back(whiteout(b.path));
+    if (b.type == EntryType::dir) gone_dirs.insert(b.path);
+    ++d.removed;
+    note(b.path);
+  }
+  for (const auto& dir : opaque) {
+    TreeEntry o;
+    o.path = child_path(dir, ".wh..wh..opq");
+    o.type = EntryType::file;
+    o.mode = 0644;
+    whiteouts.push_back(o);
+    d.removed += children[dir].first;
+    note(dir);
+  }
+  for (size_t i = 0; i < after.entries.size(); ++i)
+    if (emit[i]) {
+      d.listing.entries.push_back(current.entries[i]);
+      if (current.entries[i].type == EntryType::file) d.bytes += current.entries[i].size;
+    }
+  d.listing.entries.insert(d.listing.entries.end(), whiteouts.begin(), whiteouts.end());
+  std::sort(d.listing.entries.begin(), d.listing.entries.end(), [](const TreeEntry& x, const TreeEntry& y) {
+    return tar_path_less(x.path, x.type == EntryType::dir, y.path, y.type == EntryType::dir);
+  });
+  d.listing.file_bytes = d.bytes;
+  return d;
+}
+
+}  // namespace flavourgraph::oci
