@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ struct ExecArgs {
   std::string report_format = "v3";
   bool prune = false;
   bool allow_detached = false;
+  bool full = false;
+  bool explain = false;
+  std::string previous_report;
+  std::optional<int> max_layers;
+  std::optional<double> max_delta;
   bool values_dir_given = false;
   std::vector<std::string> insecure_registries;
   std::string ca_bundle;

@@ -60,6 +60,25 @@ void add_exec_options(CLI::App& cmd, ExecArgs& args) {
       ->check(CLI::IsMember({"v3", "v2"}))
       ->default_val("v3");
   cmd.add_flag("--prune", args.prune, "remove values files that no configured release writes (default: list them)");
+  cmd.add_flag("--full", args.full,
+               "build incremental layers whole for every image (default: a delta on each image's last good build "
+               "where the rules allow)");
+  cmd.add_option("--previous-report", args.previous_report,
+                 "report.json of the last good deploy: the images incremental layers build their deltas on, on a "
+                 "machine without this state dir (default: the build state, else the push target's newest tags)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--max-layers", args.max_layers,
+                 "a last image with this many layers gets a full build (default: images.yaml, else 125)")
+      ->type_name("N")
+      ->check(CLI::Range(2, 500));
+  cmd.add_option("--max-delta", args.max_delta,
+                 "a delta larger than this fraction of the tree gets a full build (default: images.yaml, else 0.25)")
+      ->type_name("FRACTION")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_flag("--explain", args.explain,
+               "after the run, say why each layer, build, tag and push that did work did it (also in "
+               "--metadata-file, as each task's 'reason')");
   cmd.add_flag("--allow-detached", args.allow_detached,
                "commit values even when the values directory's git HEAD is detached (the commits then belong "
                "to no branch; refused by default)");
@@ -131,6 +150,17 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
   return diags.has_errors() ? kExitTaskFailed : kExitOk;
 }
 
+/// --explain: why each layer, build, tag and push that did work did it.
+void print_explanations(const ExecGraph& g, const RunResult& r) {
+  for (size_t i = 0; i < g.tasks.size(); ++i) {
+    const auto& kind = g.tasks[i].kind;
+    if (r.records[i].state != TaskState::done || r.records[i].reason.empty() ||
+        (kind != "layer" && kind != "build" && kind != "tag" && kind != "push"))
+      continue;
+    fmt::print(stderr, "explain: {}: {}\n", g.tasks[i].id, r.records[i].reason);
+  }
+}
+
 /// The settings of a real build, from the options and the environment.
 BuildSettings build_settings(const PlanArgs& plan_args, const ExecArgs& args, const Loaded& loaded) {
   BuildSettings settings;
@@ -146,6 +176,10 @@ BuildSettings build_settings(const PlanArgs& plan_args, const ExecArgs& args, co
   settings.ca_bundle = args.ca_bundle;
   settings.retries = args.retries;
   settings.allow_detached = args.allow_detached;
+  settings.full = args.full;
+  settings.previous_report = args.previous_report;
+  settings.max_layers = args.max_layers;
+  settings.max_delta = args.max_delta;
   for (auto [name, field] : {std::pair{"DOCKER_CONFIG", &settings.docker_config}, std::pair{"HOME", &settings.home}})
     if (const char* v = std::getenv(name)) *field = v;
   return settings;
@@ -237,6 +271,7 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
 
   int status = native ? publish(*native, plan, result, args) : kExitOk;
   if (!write_run_files(args, graph, result)) status = kExitTaskFailed;
+  if (args.explain) print_explanations(graph, result);
   print_summary(graph, result);
   if (result.interrupted) return kExitCancelled;
   if (!result.all_succeeded()) return kExitTaskFailed;

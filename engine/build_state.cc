@@ -15,11 +15,9 @@ std::string record_json(const BuildRecord& r) {
   for (const auto& l : r.layers) layers.push_back(l.to_json());
   json j = {{"image", r.image},         {"flavour", r.flavour},         {"kind", r.kind},
             {"name", r.name},           {"manifest", r.manifest.to_json()}, {"config", r.config.to_json()},
-            {"layers", layers},         {"base_digest", r.base_digest}, {"base_name", r.base_name}};
-  if (r.incremental)
-    j["incremental"] = {{"spec", r.incremental->spec},
-                        {"index", r.incremental->index.to_json()},
-                        {"full_layer", r.incremental->full_layer}};
+            {"layers", layers},         {"base_digest", r.base_digest}, {"base_name", r.base_name},
+            {"settings", r.settings}};
+  if (r.incremental) j["incremental"] = {{"spec", r.incremental->spec}, {"index", r.incremental->index.to_json()}};
   return j.dump(2) + "\n";
 }
 
@@ -42,6 +40,7 @@ Expected<BuildRecord> parse_record(std::string_view text) {
     if (!d) return fail(fmt::format("{}: {}", what, d.message()));
     return d;
   };
+  if (j.contains("settings") && j["settings"].is_string()) r.settings = j["settings"].get<std::string>();
   if (!j.contains("manifest") || !j.contains("config") || !j.contains("layers") || !j["layers"].is_array())
     return fail("no manifest, config or layers");
   auto m = desc(j["manifest"], "manifest");
@@ -57,13 +56,11 @@ Expected<BuildRecord> parse_record(std::string_view text) {
   }
   if (j.contains("incremental") && j["incremental"].is_object()) {
     const json& inc = j["incremental"];
-    if (!inc.contains("spec") || !inc["spec"].is_string() || !inc.contains("index") ||
-        !inc.contains("full_layer") || !inc["full_layer"].is_number_unsigned())
+    if (!inc.contains("spec") || !inc["spec"].is_string() || !inc.contains("index"))
       return fail("incomplete 'incremental'");
     auto idx = desc(inc["index"], "incremental.index");
     if (!idx) return idx.error();
-    r.incremental = BuildRecord::Incremental{inc["spec"].get<std::string>(), *idx, inc["full_layer"].get<size_t>()};
-    if (r.incremental->full_layer >= r.layers.size()) return fail("incremental.full_layer is past the layers");
+    r.incremental = BuildRecord::Incremental{inc["spec"].get<std::string>(), *idx};
   }
   return r;
 }

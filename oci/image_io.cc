@@ -1,6 +1,8 @@
 // Image sources (pulling a base) and sinks (publishing an image), for layouts and registries.
 #include "flavourgraph/oci/image_io.h"
 
+#include "flavourgraph/oci/tree_index.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -86,6 +88,67 @@ ImageSink::TagResult LayoutSink::put_tag(const std::string& repository, const st
   bool copied = layout_.copy_blob_from(store, manifest, /*link=*/true);
   bool named = layout_.set_ref(repository + ":" + tag, manifest);
   return {copied || named, copied ? static_cast<uint64_t>(manifest.size) : 0};
+}
+
+bool LayoutSink::put_manifest(const std::string&, const Descriptor& manifest, Layout& store) {
+  return layout_.copy_blob_from(store, manifest, /*link=*/true);
+}
+
+bool RegistrySink::put_manifest(const std::string& repository, const Descriptor& manifest, Layout& store) {
+  if (auto have = client_.head_manifest(repository, manifest.digest.str(), /*for_push=*/true)) return false;
+  client_.put_manifest(repository, manifest.digest.str(), store.read_blob(manifest.digest), manifest.media_type);
+  return true;
+}
+
+std::string referrers_tag(const Digest& image) { return image.algorithm + "-" + image.hex; }
+
+IndexArtifact index_artifact(const Descriptor& index_blob, const Descriptor& image) {
+  IndexArtifact out;
+  out.config = Descriptor{std::string(kEmptyMediaType), Digest::sha256_of(kEmptyJson),
+                          static_cast<int64_t>(kEmptyJson.size()), {}, std::nullopt, {}};
+  json subject = {{"mediaType", image.media_type}, {"digest", image.digest.str()}, {"size", image.size}};
+  json m = {{"schemaVersion", 2},
+            {"mediaType", media::kManifest},
+            {"artifactType", kTreeIndexArtifactType},
+            {"config", out.config.to_json()},
+            {"layers", json::array({index_blob.to_json()})},
+            {"subject", subject}};
+  out.manifest = canonical(m);
+  json entry = {{"mediaType", media::kManifest},
+                {"digest", Digest::sha256_of(out.manifest).str()},
+                {"size", out.manifest.size()},
+                {"artifactType", kTreeIndexArtifactType}};
+  out.referrers = canonical({{"schemaVersion", 2}, {"mediaType", media::kIndex}, {"manifests", json::array({entry})}});
+  return out;
+}
+
+std::optional<Descriptor> fetch_tree_index(ImageSource& source, const std::string& referrers_ref, const Digest& image,
+                                           Layout& store) {
+  FetchedManifest referrers;
+  try {
+    referrers = source.manifest(referrers_ref);
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const Error&) {
+    return std::nullopt;  // no referrers: an image without a tree index
+  }
+  json idx = json::parse(referrers.bytes, nullptr, false);
+  if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array()) return std::nullopt;
+  for (const auto& m : idx["manifests"]) {
+    if (!m.is_object() || m.value("artifactType", "") != kTreeIndexArtifactType || !m.contains("digest") ||
+        !m["digest"].is_string())
+      continue;
+    FetchedManifest art = source.manifest(m["digest"].get<std::string>());
+    auto parsed = Manifest::parse(art.bytes);
+    json raw = json::parse(art.bytes, nullptr, false);
+    bool about = raw.is_object() && raw.contains("subject") && raw["subject"].is_object() &&
+                 raw["subject"].value("digest", "") == image.str();
+    if (!parsed || !about || parsed->layers.size() != 1 || parsed->layers[0].media_type != kTreeIndexMediaType)
+      continue;
+    source.copy_blob(parsed->layers[0], store);
+    return parsed->layers[0];
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> RegistrySink::begin(const std::string& digest) {

@@ -298,6 +298,34 @@ std::optional<Descriptor> RegistryClient::head_manifest(const std::string& repo,
   });
 }
 
+std::vector<std::string> RegistryClient::tags(const std::string& repo) {
+  std::vector<std::string> out;
+  std::string next = "/v2/" + repo + "/tags/list?n=1000";
+  for (int page = 0; page < 1000 && !next.empty(); ++page) {  // bounded: a million tags
+    std::string what = fmt::format("registry {}: GET tags of {}", opt_.host, repo);
+    HttpResponse resp = retried(what, [&] {
+      HttpRequest r;
+      r.url = next.rfind("http", 0) == 0 ? next : url(next);
+      r.what = what;
+      HttpResponse got = send(r, scope_of(repo, false));
+      if (got.status != 404) expect(got, {200}, what);
+      return got;
+    });
+    if (resp.status == 404) return out;
+    json j = json::parse(resp.body, nullptr, false);
+    if (j.is_object() && j.contains("tags") && j["tags"].is_array())
+      for (const auto& t : j["tags"])
+        if (t.is_string()) out.push_back(t.get<std::string>());
+    // Link: </v2/repo/tags/list?last=x&n=1000>; rel="next"
+    std::string link = resp.header("link");
+    auto lt = link.find('<'), gt = link.find('>');
+    next = link.find("rel=\"next\"") != std::string::npos && lt != std::string::npos && gt > lt
+               ? link.substr(lt + 1, gt - lt - 1)
+               : "";
+  }
+  return out;
+}
+
 void RegistryClient::put_manifest(const std::string& repo, const std::string& ref, const std::string& bytes,
                                   const std::string& media_type) {
   std::string what = fmt::format("registry {}: PUT manifest {}:{}", opt_.host, repo, ref);

@@ -1,16 +1,50 @@
 // build: an image for one (image, flavour, kind) from its base (or its `from` kind's image) and
-// its layers; tag: its names in the local store.
+// its layers, or, for an incremental layer's delta, from its last good build and the delta;
+// tag: its names in the local store.
 #include <fmt/format.h>
 
+#include "flavourgraph/oci/digest.h"
 #include "flavourgraph/tasks/backend.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 
+std::string settings_digest(const PlanBuild& build, const KindSpec& kind) {
+  nlohmann::json j = {{"image", build.image_name}, {"flavour", build.flavour_name}, {"kind", build.kind_name},
+                      {"args", build.args},        {"env", build.env},               {"labels", build.labels}};
+  const ImageSettings& s = kind.config;
+  if (s.user) j["user"] = *s.user;
+  if (s.workdir) j["workdir"] = *s.workdir;
+  if (s.entrypoint) j["entrypoint"] = *s.entrypoint;
+  if (s.cmd) j["cmd"] = *s.cmd;
+  return oci::Digest::sha256_of(j.dump()).str();
+}
+
+namespace {
+
+/// The image a delta goes on, as the store holds it (its layers may be only at the target).
+ImageData previous_image(const BuildEnv& env, const BuildRecord& r) {
+  ImageData img;
+  img.manifest = r.manifest;
+  auto parsed = oci::Manifest::parse(env.store().read_blob(r.manifest.digest));
+  if (!parsed) throw Error(fmt::format("the last build {}: {}", r.name, parsed.message()));
+  img.parsed = std::move(*parsed);
+  img.config = nlohmann::json::parse(env.store().read_blob(r.config.digest), nullptr, false);
+  if (!img.config.is_object()) throw Error(fmt::format("the last build {}: its config is not a JSON object", r.name));
+  img.name = r.name;
+  img.external_layers = true;
+  img.settings = r.settings;
+  return img;
+}
+
+}  // namespace
+
 TaskOutcome BuildTask::run(TaskContext& ctx) {
   const Plan& plan = env_.plan();
   const PlanBuild& pb = plan.builds[build_];
   const KindSpec& kind = plan.config->images[pb.image].kinds[pb.kind];
+  const LayerTask* inc = !layers_.empty() && layers_.back()->incremental() ? layers_.back() : nullptr;
+  const LayerChoice* choice = inc ? inc->choice(build_) : nullptr;
   std::string base_name;
   if (pb.parent >= 0) {
     // The parent by digest, never by its tag: a tag carries the run's time, and an unchanged
@@ -20,15 +54,42 @@ TaskOutcome BuildTask::run(TaskContext& ctx) {
   } else {
     base_name = plan.bases[static_cast<size_t>(pb.base)].ref;
   }
-  BuildInputs in{pb, kind, base_.image(), base_name, {}, {}, env_.settings().source_date_epoch};
-  for (const LayerTask* l : layers_) {
-    in.layers.push_back(&l->blob());
-    in.layer_specs.push_back(&plan.layers[l->index()].spec);
+  ImageData previous;
+  bool delta = choice && choice->delta;
+  if (delta) {
+    previous = previous_image(env_, *choice->previous);
+    if (!choice->blob) {  // the tree and the settings are as the last build has them: it is the image
+      previous.tree_index = inc->tree_index();
+      previous.tree_spec = inc->fingerprint();
+      std::string digest = previous.manifest.digest.str();
+      image_.set(std::move(previous));
+      return {TaskState::cached, {}, digest, choice->reason};
+    }
+  }
+  BuildInputs in{pb, kind, delta ? previous : base_.image(), base_name, {}, {}, env_.settings().source_date_epoch};
+  in.settings = settings_digest(pb, kind);
+  const auto& labels = plan.config->incremental;
+  if (delta) {
+    in.base_digest = base_.image().manifest.digest.str();
+    in.layers.push_back(choice->blob);
+    in.layer_specs.push_back(&plan.layers[inc->index()].spec);
+    in.extra_labels = {{labels.build_type_label, "incremental"}, {labels.parent_image_label, choice->previous->name}};
+  } else {
+    for (const LayerTask* l : layers_) {
+      in.layers.push_back(l == inc ? choice->blob : &l->blob());
+      in.layer_specs.push_back(&plan.layers[l->index()].spec);
+    }
+    if (inc) in.extra_labels = {{labels.build_type_label, "full"}};
   }
   BuildOutput out = make_native_backend()->build(env_, in, ctx);
+  if (inc) {
+    out.image.tree_index = inc->tree_index();
+    out.image.tree_spec = inc->fingerprint();
+  }
   std::string digest = out.image.manifest.digest.str();
   image_.set(std::move(out.image));
-  return {out.cached ? TaskState::cached : TaskState::done, {}, digest};
+  std::string reason = choice ? choice->reason : out.cached ? "its base, layers and settings are unchanged" : "";
+  return {out.cached ? TaskState::cached : TaskState::done, {}, digest, reason};
 }
 
 TaskOutcome TagTask::run(TaskContext&) {
@@ -36,7 +97,8 @@ TaskOutcome TagTask::run(TaskContext&) {
   const ImageData& img = image_.image();
   bool changed = env_.store().set_ref(pb.repository + ":" + pb.tag, img.manifest);
   for (const auto& t : pb.extra_tags) changed |= env_.store().set_ref(pb.repository + ":" + t, img.manifest);
-  return {changed ? TaskState::done : TaskState::cached, {}, pb.repository + ":" + pb.tag};
+  return {changed ? TaskState::done : TaskState::cached, {}, pb.repository + ":" + pb.tag,
+          changed ? "now names " + img.manifest.digest.str() : "names the same image"};
 }
 
 }  // namespace flavourgraph

@@ -1,29 +1,61 @@
 // layer: a reproducible, compressed tar of a source tree, cached by a key computed from the
-// tree's listing (no file is read when the key is unchanged).
+// tree's listing (no file is read when the key is unchanged). Incremental layers are in
+// incremental_layer.cc.
 #include <fmt/format.h>
-#include <zstd.h>
 
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 
-TaskOutcome LayerTask::run(TaskContext& ctx) {
-  const PlanLayer& pl = env_.plan().layers[layer_];
-  const LayerSpec& spec = pl.spec;
-  std::string where = spec.where.str();
-  std::error_code ec;
-  if (!std::filesystem::is_directory(spec.source_path, ec))
-    return TaskOutcome::fail(fmt::format("layer source {} is not a directory ({}{})", spec.source_path.string(),
-                                         where.empty() ? "" : "set at ", where));
-  oci::Filter filter(spec.include, spec.exclude);
+std::string layer_fingerprint(const LayerSpec& spec, const oci::CompressionSpec& compression) {
+  return fmt::format("dest={};owner={}:{};include={};exclude={};compression={}", spec.dest, spec.uid, spec.gid,
+                     fmt::join(spec.include, ","), fmt::join(spec.exclude, ","), compression.str());
+}
+
+bool LayerTask::incremental() const { return env_.plan().layers[layer_].spec.incremental; }
+
+const LayerChoice* LayerTask::choice(uint32_t build) const {
+  auto it = choices_.find(build);
+  return it == choices_.end() ? nullptr : &it->second;
+}
+
+const oci::LayerBlob* LayerTask::blob_for(uint32_t build) const {
+  if (!incremental()) return &blob();
+  const LayerChoice* c = choice(build);
+  return c ? c->blob : nullptr;
+}
+
+oci::TarOptions LayerTask::tar_options() const {
+  const LayerSpec& spec = env_.plan().layers[layer_].spec;
   oci::TarOptions tar;
   tar.dest = spec.dest == "/" ? "" : spec.dest.substr(1);
   tar.uid = spec.uid;
   tar.gid = spec.gid;
   tar.mtime = env_.settings().source_date_epoch;
+  return tar;
+}
+
+TaskOutcome LayerTask::run(TaskContext& ctx) {
+  const LayerSpec& spec = env_.plan().layers[layer_].spec;
+  std::string where = spec.where.str();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(spec.source_path, ec))
+    return TaskOutcome::fail(fmt::format("layer source {} is not a directory ({}{})", spec.source_path.string(),
+                                         where.empty() ? "" : "set at ", where));
+  try {
+    return incremental() ? run_incremental(ctx) : run_full(ctx);
+  } catch (const oci::Cancelled&) {
+    return {TaskState::cancelled, "cancelled", {}};
+  }
+}
+
+TaskOutcome LayerTask::run_full(TaskContext& ctx) {
+  const PlanLayer& pl = env_.plan().layers[layer_];
+  const LayerSpec& spec = pl.spec;
+  oci::Filter filter(spec.include, spec.exclude);
   auto key_of = [&](const std::string& tree) {
-    return oci::layer_cache_key(spec.source_path, tree, tar, pl.compression, spec.include, spec.exclude);
+    return oci::layer_cache_key(spec.source_path, tree, tar_options(), pl.compression, spec.include, spec.exclude);
   };
   if (!env_.settings().no_cache) {
     // A walk that stores nothing decides whether the layer is cached.
@@ -33,7 +65,7 @@ TaskOutcome LayerTask::run(TaskContext& ctx) {
     warn_sockets(ctx, sockets);
     if (auto cached = cached_entry(env_.cache_dir() / "layers" / (key + ".json"))) {
       blob_.set(*cached);
-      return {TaskState::cached, {}, cached->blob.digest.str()};
+      return {TaskState::cached, {}, cached->blob.digest.str(), "the tree is as when the layer was last built"};
     }
   }
   oci::TreeListing listing = oci::walk_tree(spec.source_path, filter, &ctx.cancel());
@@ -41,23 +73,28 @@ TaskOutcome LayerTask::run(TaskContext& ctx) {
   if (env_.settings().no_cache) warn_sockets(ctx, listing.skipped);
   // Recorded under the key of the listing the layer is made from, so that a tree that changed
   // since the first walk cannot leave a wrong entry behind.
-  std::string key = key_of(oci::tree_hash(listing));
+  bool built = false;
+  oci::LayerBlob blob = layer_blob(ctx, listing, key_of(oci::tree_hash(listing)), &built);
+  blob_.set(blob);
+  return {TaskState::done, {}, blob.blob.digest.str(),
+          env_.settings().no_cache ? "--no-cache" : "the tree changed since the layer was last built (or never was)"};
+}
+
+oci::LayerBlob LayerTask::layer_blob(TaskContext& ctx, const oci::TreeListing& listing, const std::string& key,
+                                     bool* built) {
+  const PlanLayer& pl = env_.plan().layers[layer_];
   auto entry_path = env_.cache_dir() / "layers" / (key + ".json");
+  if (!env_.settings().no_cache)
+    if (auto cached = cached_entry(entry_path)) return *cached;
   std::atomic<uint64_t> read{0};
-  oci::LayerBlob blob;
-  try {
-    blob = oci::write_layer(spec.source_path, listing, tar, pl.compression, env_.store(), ctx.cancel(), &read);
-  } catch (const oci::Cancelled&) {
-    return {TaskState::cancelled, "cancelled", {}};
-  }
+  oci::LayerBlob blob = oci::write_layer(pl.spec.source_path, listing, tar_options(), pl.compression, env_.store(),
+                                         ctx.cancel(), &read);
   ctx.add_bytes_in(read.load());
   ctx.add_bytes_out(static_cast<uint64_t>(blob.blob.size));
   write_entry(entry_path, blob);
-  write_index(key, listing);
-  blob_.set(blob);
-  return {TaskState::done, {}, blob.blob.digest.str()};
+  *built = true;
+  return blob;
 }
-
 
 /// Sockets cannot be archived: the layer leaves them out, and says so.
 void LayerTask::warn_sockets(TaskContext& ctx, const std::vector<std::string>& sockets) const {
@@ -95,21 +132,6 @@ void LayerTask::write_entry(const std::filesystem::path& p, const oci::LayerBlob
                       {"tar_size", b.tar_size},
                       {"source", env_.plan().layers[layer_].spec.source_path.string()}};
   write_file_atomic(p, j.dump(2) + "\n");
-}
-
-/// The layer index: the listing this layer was built from (path, type, mode, size, mtime,
-/// inode, link), kept for incremental delta layers against the last build.
-void LayerTask::write_index(const std::string& key, const oci::TreeListing& listing) const {
-  std::string text;
-  text.reserve(listing.entries.size() * 64);
-  for (const auto& e : listing.entries)
-    fmt::format_to(std::back_inserter(text), "{}\t{}\t{:o}\t{}\t{}\t{}\t{}\n", e.path, static_cast<int>(e.type),
-                   e.mode, e.size, e.mtime_ns, e.inode, e.link);
-  std::string out(ZSTD_compressBound(text.size()), '\0');
-  size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 1);
-  if (ZSTD_isError(n)) return;  // the index is an optimisation for later builds; skip it
-  out.resize(n);
-  write_file_atomic(env_.cache_dir() / "layers" / (key + ".tree.zst"), out);
 }
 
 }  // namespace flavourgraph

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "flavourgraph/fs_util.h"
+#include "flavourgraph/tasks/previous.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -11,10 +12,12 @@ struct NativeBuild::Impl {
   const Plan& plan;
   BuildSettings settings;
   std::unique_ptr<oci::Layout> store;
+  oci::Target target;
   std::unique_ptr<oci::Layout> target_layout;  ///< for an oci: target (locked)
   std::unique_ptr<RegistryPool> registries;
   std::unique_ptr<oci::ImageSink> sink;
   std::unique_ptr<ValuesDir> values;
+  std::unique_ptr<PreviousBuilds> previous;
   std::unique_ptr<BuildEnv> env;
   std::unique_ptr<PlanRunner> runner;
   Impl(const Plan& p, BuildSettings s) : plan(p), settings(std::move(s)) {}
@@ -58,6 +61,7 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
   std::unique_ptr<NativeBuild> nb(new NativeBuild());
   nb->impl_ = std::make_unique<Impl>(plan, s);
   Impl& im = *nb->impl_;
+  im.target = *target;
   im.store = oci::Layout::open(s.store_dir, true);
   im.store->lock();
   im.registries = transport ? std::make_unique<RegistryPool>(registry_settings(plan, s), cancel, *transport)
@@ -87,7 +91,19 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
   // Temp files a run killed at once (a second signal, a crash) left; the store is ours now.
   for (const auto& dir : {s.state_dir, s.values_dir, im.store->state_dir() / "cache" / "layers"})
     remove_stale_temp_files(dir);
-  im.env = std::make_unique<BuildEnv>(plan, im.settings, *im.store, *target, *im.sink, *im.registries, im.values.get());
+  std::optional<BuiltImages> previous_report;
+  if (!s.previous_report.empty()) {
+    auto r = parse_report(read_file(s.previous_report));
+    if (!r) {
+      diags.error({s.previous_report.string(), 0, 0}, "--previous-report", "not a report.json: " + r.message());
+      return nullptr;
+    }
+    previous_report = std::move(*r);
+  }
+  im.previous = std::make_unique<PreviousBuilds>(plan, BuildState::load(s.state_dir, diags), std::move(previous_report),
+                                                 *im.store, im.target, *im.registries, im.target_layout.get());
+  im.env = std::make_unique<BuildEnv>(plan, im.settings, *im.store, *target, *im.sink, *im.registries, im.values.get(),
+                                      im.previous.get());
   im.runner = std::make_unique<PlanRunner>(*im.env);
   return nb;
 }
@@ -146,6 +162,8 @@ std::vector<BuildRecord> NativeBuild::records() const {
       r.base_digest = base->manifest.digest.str();
       r.base_name = base->name;
     }
+    r.settings = img->settings;
+    if (img->tree_index) r.incremental = BuildRecord::Incremental{img->tree_spec, *img->tree_index};
     out.push_back(std::move(r));
   }
   return out;

@@ -25,10 +25,15 @@ PlanRunner::PlanRunner(const BuildEnv& env) {
         tasks_.push_back(std::make_unique<BasePullTask>(env, s));
         bases_[s] = static_cast<BasePullTask*>(tasks_.back().get());
         break;
-      case TaskKind::layer:
-        tasks_.push_back(std::make_unique<LayerTask>(env, s));
+      case TaskKind::layer: {
+        std::map<uint32_t, const BasePullTask*> bases;  // an incremental layer compares the images' bases
+        if (plan.layers[s].spec.incremental)
+          for (uint32_t b : plan.layers[s].builds)
+            if (plan.builds[b].base >= 0) bases[b] = bases_[static_cast<size_t>(plan.builds[b].base)];
+        tasks_.push_back(std::make_unique<LayerTask>(env, s, std::move(bases)));
         layers_[s] = static_cast<LayerTask*>(tasks_.back().get());
         break;
+      }
       case TaskKind::build: {
         const PlanBuild& pb = plan.builds[s];
         const ImageTask& base = pb.parent >= 0 ? static_cast<const ImageTask&>(*builds_[static_cast<size_t>(pb.parent)])

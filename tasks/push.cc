@@ -39,10 +39,27 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
     changed |= r.changed;
     sent += r.sent;
   }
+  if (img.tree_index) {
+    // The tree index travels with the image: any machine builds the next delta from it.
+    oci::Layout& store = env_.store();
+    oci::IndexArtifact art = oci::index_artifact(*img.tree_index, img.manifest);
+    store.put_blob(oci::kEmptyJson, oci::kEmptyMediaType);
+    oci::Descriptor art_desc = store.put_blob(art.manifest, oci::media::kManifest);
+    oci::Descriptor referrers = store.put_blob(art.referrers, oci::media::kIndex);
+    for (const oci::Descriptor* d : std::initializer_list<const oci::Descriptor*>{&*img.tree_index, &art.config}) {
+      auto r = sink.put_blob(repo, *d, store, {}, {});
+      sent += r.sent;
+      placed |= r.placed;
+    }
+    placed |= sink.put_manifest(repo, art_desc, store);
+    changed |= sink.put_tag(repo, oci::referrers_tag(img.manifest.digest), referrers, store).changed;
+  }
   ctx.add_bytes_out(sent);
   std::string ref = fmt::format("{}@{}", pb.image_ref(env_.plan().registry), img.manifest.digest.str());
   pushed_.set(PushResult{ref, sent});
-  return {(placed || changed) ? TaskState::done : TaskState::cached, {}, ref};
+  std::string reason = placed || changed ? fmt::format("{} bytes sent; {}", sent, changed ? "names moved" : "names unchanged")
+                                        : "the target has the image under every name";
+  return {(placed || changed) ? TaskState::done : TaskState::cached, {}, ref, reason};
 }
 
 /// Repositories of the target registry that may hold blob `d` (the `index`th layer of the
@@ -63,9 +80,11 @@ std::vector<std::string> PushTask::mount_candidates(const oci::Descriptor& d, si
   if (index >= img.parsed.layers.size()) return out;
   // Walk this image's `from` chain: its layer tasks and, at the root, its base.
   for (const BuildTask* b = &image_; b;) {
-    for (const LayerTask* l : b->layers())
-      if (l->blob().blob.digest == d.digest)
+    for (const LayerTask* l : b->layers()) {
+      const oci::LayerBlob* blob = l->blob_for(b->index());
+      if (blob && blob->blob.digest == d.digest)
         for (uint32_t user : plan.layers[l->index()].builds) add_build(user);
+    }
     const PlanBuild& pb = plan.builds[b->index()];
     if (pb.parent >= 0) {
       b = static_cast<const BuildTask*>(&b->base());

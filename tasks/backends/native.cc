@@ -43,6 +43,7 @@ json native_image_config(const BuildInputs& in) {
   labels["io.flavourgraph.kind"] = in.build.kind_name;
   for (const auto& [name, value] : in.build.args) labels["io.flavourgraph.arg." + name] = value;
   for (const auto& [name, value] : in.build.labels) labels[name] = value;
+  for (const auto& [name, value] : in.extra_labels) labels[name] = value;
   c["Labels"] = labels;
 
   if (s.entrypoint) {
@@ -93,7 +94,9 @@ class NativeBackend final : public Backend {
     }
     for (const auto* l : in.layers) m.layers.push_back(l->blob);
     m.annotations["org.opencontainers.image.base.name"] = in.base_name;
-    m.annotations["org.opencontainers.image.base.digest"] = in.base.manifest.digest.str();
+    m.annotations["org.opencontainers.image.base.digest"] =
+        in.base_digest.empty() ? in.base.manifest.digest.str() : in.base_digest;
+    if (!in.settings.empty()) m.annotations["io.flavourgraph.settings"] = in.settings;
     std::string manifest_json = m.serialize();
     oci::Descriptor manifest_desc{std::string(oci::media::kManifest), oci::Digest::sha256_of(manifest_json),
                                   static_cast<int64_t>(manifest_json.size()), {}, std::nullopt, {}};
@@ -102,7 +105,7 @@ class NativeBackend final : public Backend {
     // layers the push target's registry holds (they are mounted there, never downloaded).
     for (size_t i = 0; i < m.layers.size(); ++i) {
       const auto& l = m.layers[i];
-      bool remote_base = i < in.base.parsed.layers.size() && !in.base.remote_repo.empty();
+      bool remote_base = i < in.base.parsed.layers.size() && (!in.base.remote_repo.empty() || in.base.external_layers);
       if (!remote_base && !env.store().has_blob(l.digest, l.size))
         throw std::runtime_error(fmt::format("layer {} of {} is missing from the store", l.digest.str(), in.build.id_suffix()));
     }
@@ -120,6 +123,8 @@ class NativeBackend final : public Backend {
     out.name = fmt::format("{}:{}@{}", in.build.repository, in.build.tag, manifest_desc.digest.str());
     out.remote_host = in.base.remote_host;
     out.remote_repo = in.base.remote_repo;
+    out.external_layers = in.base.external_layers;
+    out.settings = in.settings;
     return result;
   }
 };

@@ -26,11 +26,11 @@ struct BuildRecord {
   std::vector<oci::Descriptor> layers;   ///< the manifest's layers, bottom first
   std::string base_digest;               ///< the base's manifest digest (a `from` kind: its parent's)
   std::string base_name;                 ///< the base as pinned (for messages)
+  std::string settings;                  ///< digest of the kind's settings it was built with
   /// For an image whose last layer came from an incremental layer.
   struct Incremental {
     std::string spec;           ///< the layer's fingerprint: dest, owner, filters, compression
     oci::Descriptor index;      ///< the tree index of the source tree the image holds
-    size_t full_layer = 0;      ///< position of the layer's full build among `layers`
   };
   std::optional<Incremental> incremental;
 };

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "flavourgraph/build_state.h"
@@ -31,6 +32,10 @@ struct BuildSettings {
   bool allow_detached = false;                   ///< commit values onto a detached git HEAD
   std::string docker_config;                     ///< $DOCKER_CONFIG: where registry credentials are
   std::string home;                              ///< $HOME (~/.docker/config.json when no DOCKER_CONFIG)
+  bool full = false;                             ///< no deltas: incremental layers built whole
+  std::filesystem::path previous_report;         ///< where the last good images are, on a fresh machine
+  std::optional<int> max_layers;                 ///< overrides images.yaml's incremental.max_layers
+  std::optional<double> max_delta;               ///< overrides images.yaml's incremental.max_delta
 };
 
 class CancelSource;

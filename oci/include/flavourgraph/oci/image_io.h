@@ -99,6 +99,9 @@ class ImageSink {
   /// Names `manifest` (in `store`) `repository:tag` at the target.
   virtual TagResult put_tag(const std::string& repository, const std::string& tag, const Descriptor& manifest,
                             Layout& store) = 0;
+  /// Puts `manifest` (in `store`) by its digest, with no name: for manifests a tagged one
+  /// refers to. True when the target did not have it.
+  virtual bool put_manifest(const std::string& repository, const Descriptor& manifest, Layout& store) = 0;
   /// True when put_blob can mount from other repositories (a registry), so that callers look
   /// for candidates.
   [[nodiscard]] virtual bool mounts() const { return false; }
@@ -112,6 +115,7 @@ class LayoutSink final : public ImageSink {
                       const std::vector<std::string>& mount_from, const std::function<uint64_t()>& fetch) override;
   TagResult put_tag(const std::string& repository, const std::string& tag, const Descriptor& manifest,
                     Layout& store) override;
+  bool put_manifest(const std::string& repository, const Descriptor& manifest, Layout& store) override;
 
  private:
   Layout& layout_;
@@ -126,6 +130,7 @@ class RegistrySink final : public ImageSink {
                       const std::vector<std::string>& mount_from, const std::function<uint64_t()>& fetch) override;
   TagResult put_tag(const std::string& repository, const std::string& tag, const Descriptor& manifest,
                     Layout& store) override;
+  bool put_manifest(const std::string& repository, const Descriptor& manifest, Layout& store) override;
   [[nodiscard]] bool mounts() const override { return true; }
 
  private:
@@ -143,5 +148,23 @@ class RegistrySink final : public ImageSink {
   };
   std::map<std::string, BlobState> blobs_;
 };
+
+/// The tree index of an image travels with it as an OCI artifact: a manifest whose one layer is
+/// the index blob and whose subject is the image, listed in an image index under the tag
+/// `sha256-<hex of the image's digest>` (the OCI referrers tag schema, which any registry and
+/// any layout can hold).
+std::string referrers_tag(const Digest& image);
+struct IndexArtifact {
+  Descriptor config;        ///< the empty config `{}`
+  std::string manifest;     ///< the artifact's manifest
+  std::string referrers;    ///< the index to put under referrers_tag(image)
+};
+IndexArtifact index_artifact(const Descriptor& index_blob, const Descriptor& image);
+inline constexpr std::string_view kEmptyJson = "{}";
+inline constexpr std::string_view kEmptyMediaType = "application/vnd.oci.empty.v1+json";
+/// The tree index published for `image` through `source` (whose refs are `ref_of(tag)`),
+/// brought into `store`; nullopt when the image has none.
+std::optional<Descriptor> fetch_tree_index(ImageSource& source, const std::string& referrers_ref, const Digest& image,
+                                           Layout& store);
 
 }  // namespace flavourgraph::oci

@@ -74,6 +74,8 @@ class RegistryClient {
   FetchedManifest get_manifest(const std::string& repo, const std::string& ref);
   /// The descriptor of a manifest by tag or digest, or nullopt when absent (HEAD).
   std::optional<Descriptor> head_manifest(const std::string& repo, const std::string& ref, bool for_push = false);
+  /// The tags of a repository (empty when it does not exist), every page of the list.
+  std::vector<std::string> tags(const std::string& repo);
   /// Puts a manifest under a tag (or its digest).
   void put_manifest(const std::string& repo, const std::string& ref, const std::string& bytes,
                     const std::string& media_type);

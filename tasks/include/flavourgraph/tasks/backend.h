@@ -21,6 +21,9 @@ struct BuildInputs {
   std::vector<const oci::LayerBlob*> layers;   ///< new layers, in order
   std::vector<const LayerSpec*> layer_specs;
   int64_t created = 0;
+  std::string base_digest;   ///< for the base annotation, when `base` is not the base (a delta's previous image)
+  StringPairs extra_labels;  ///< e.g. the build type and parent image of an incremental build
+  std::string settings;      ///< digest of the kind's settings, kept as a manifest annotation
 };
 
 struct BuildOutput {

@@ -31,14 +31,22 @@ struct ImageData {
   /// target's registry (empty when every blob is in the store).
   std::string remote_host;
   std::string remote_repo;
+  /// Layers not in the store that the push target has already (an image built on a previous
+  /// build that this machine never pulled).
+  bool external_layers = false;
+  std::string settings;                        ///< digest of the kind's settings it was built with
+  std::optional<oci::Descriptor> tree_index;   ///< the tree its incremental layer holds
+  std::string tree_spec;                       ///< that layer's fingerprint
 };
+
+class PreviousBuilds;
 
 class BuildEnv {
  public:
   BuildEnv(const Plan& plan, const BuildSettings& settings, oci::Layout& store, oci::Target target,
-           oci::ImageSink& sink, RegistryPool& registries, const ValuesDir* values)
+           oci::ImageSink& sink, RegistryPool& registries, const ValuesDir* values, PreviousBuilds* previous = nullptr)
       : plan_(plan), settings_(settings), store_(store), target_(std::move(target)), sink_(sink),
-        registries_(registries), values_(values) {}
+        registries_(registries), values_(values), previous_(previous) {}
 
   [[nodiscard]] const Plan& plan() const { return plan_; }
   [[nodiscard]] const BuildSettings& settings() const { return settings_; }
@@ -48,6 +56,10 @@ class BuildEnv {
   [[nodiscard]] RegistryPool& registries() const { return registries_; }
   /// Where render-values writes; null when the plan renders no release.
   [[nodiscard]] const ValuesDir* values() const { return values_; }
+  /// The last good builds incremental layers build on; null when there are none to look at.
+  [[nodiscard]] PreviousBuilds* previous() const { return previous_; }
+  [[nodiscard]] int max_layers() const { return settings_.max_layers.value_or(plan_.config->incremental.max_layers); }
+  [[nodiscard]] double max_delta() const { return settings_.max_delta.value_or(plan_.config->incremental.max_delta); }
   /// The directory of the layer cache and of the layer index (tree listings).
   [[nodiscard]] std::filesystem::path cache_dir() const { return store_.state_dir() / "cache"; }
   /// `repository` as named at the push target (under its prefix, for a registry).
@@ -65,6 +77,7 @@ class BuildEnv {
   oci::ImageSink& sink_;
   RegistryPool& registries_;
   const ValuesDir* values_;
+  PreviousBuilds* previous_;
   mutable std::mutex layouts_mutex_;
   mutable std::map<std::filesystem::path, std::unique_ptr<oci::Layout>> base_layouts_;
 };

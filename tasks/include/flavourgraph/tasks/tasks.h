@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flavourgraph/build_state.h"
 #include "flavourgraph/tasks/build_env.h"
 #include "flavourgraph/error.h"
 #include "flavourgraph/executor.h"
@@ -62,23 +63,67 @@ class BasePullTask final : public ImageTask {
 
 /// layer: a reproducible, compressed tar of a source tree, cached by a key computed from the
 /// tree's listing (no file is read when the key is unchanged).
+/// How one image gets an incremental layer: a delta on its last good build, or the full layer.
+struct LayerChoice {
+  bool delta = false;
+  std::string reason;                    ///< why (for --explain and the metadata)
+  std::optional<BuildRecord> previous;   ///< a delta's image to build on
+  const oci::LayerBlob* blob = nullptr;  ///< the delta (null: the tree is as the previous image holds it) or the full layer
+};
+
+/// The fingerprint of what a layer's bytes depend on besides its tree: dest, owner, filters,
+/// compression. An image's delta is built only on a previous image of the same fingerprint.
+std::string layer_fingerprint(const LayerSpec& spec, const oci::CompressionSpec& compression);
+
+/// layer: a reproducible, compressed tar of a source tree, cached by a key computed from the
+/// tree's listing (no file is read when the key is unchanged). An incremental layer is, for
+/// each image that uses it, a delta on that image's last good build where the rules allow it
+/// (docs/incremental.md): one delta per distinct previous tree, the full layer for the rest.
 class LayerTask final : public Task {
  public:
-  LayerTask(const BuildEnv& env, uint32_t layer) : env_(env), layer_(layer) {}
+  /// `bases`: the base-pull of each image on an incremental layer (its base is compared with
+  /// the last build's).
+  LayerTask(const BuildEnv& env, uint32_t layer, std::map<uint32_t, const BasePullTask*> bases = {})
+      : env_(env), layer_(layer), bases_(std::move(bases)) {}
   TaskOutcome run(TaskContext& ctx) override;
+  /// The full layer (of a non-incremental layer, or for the images that do not take a delta).
   [[nodiscard]] const oci::LayerBlob& blob() const { return blob_.get("the layer"); }
   [[nodiscard]] uint32_t index() const { return layer_; }
+  [[nodiscard]] bool incremental() const;
+  /// An incremental layer's choice for plan build `build` (null for other layers).
+  [[nodiscard]] const LayerChoice* choice(uint32_t build) const;
+  /// The blob plan build `build` appends: the full layer, or its delta (null: none).
+  [[nodiscard]] const oci::LayerBlob* blob_for(uint32_t build) const;
+  /// The tree index of an incremental layer's tree, in the store.
+  [[nodiscard]] const std::optional<oci::Descriptor>& tree_index() const { return index_; }
+  [[nodiscard]] const std::string& fingerprint() const { return fingerprint_; }
 
  private:
+  TaskOutcome run_full(TaskContext& ctx);
+  TaskOutcome run_incremental(TaskContext& ctx);
+  /// Builds (or finds in the cache) the layer of `listing` into the store; `key` names its
+  /// cache entry. Sets `*built` when it wrote a new blob.
+  oci::LayerBlob layer_blob(TaskContext& ctx, const oci::TreeListing& listing, const std::string& key, bool* built);
+  /// Why image `build` cannot take a delta ("" when it can; then `previous` is its last build).
+  std::string no_delta(uint32_t build, std::optional<BuildRecord>* previous) const;
   [[nodiscard]] std::optional<oci::LayerBlob> cached_entry(const std::filesystem::path& entry) const;
   void write_entry(const std::filesystem::path& entry, const oci::LayerBlob& b) const;
-  void write_index(const std::string& key, const oci::TreeListing& listing) const;
   void warn_sockets(TaskContext& ctx, const std::vector<std::string>& sockets) const;
+  [[nodiscard]] oci::TarOptions tar_options() const;
 
   const BuildEnv& env_;
   uint32_t layer_;
+  std::map<uint32_t, const BasePullTask*> bases_;
   Output<oci::LayerBlob> blob_;
+  std::map<uint32_t, LayerChoice> choices_;
+  std::map<std::string, oci::LayerBlob> deltas_;  ///< by the previous tree index's digest
+  std::optional<oci::Descriptor> index_;
+  std::string fingerprint_;
 };
+
+/// The digest of what a kind's image config says besides its layers: args, env, labels, user,
+/// workdir, entrypoint, cmd. A delta is built only on an image of the same settings.
+std::string settings_digest(const PlanBuild& build, const KindSpec& kind);
 
 /// build: the image of one (image, flavour, kind) from its base (or its `from` kind's image)
 /// and its layers. Unchanged inputs give the same bytes, so an unchanged image is `cached`.

@@ -1,0 +1,144 @@
+// An incremental layer: for each image that uses it, a delta on the image's last good build
+// where the rules allow it, else the full layer. One walk and one tree index serve every
+// image; one delta serves every image whose last build holds the same tree.
+#include <fmt/format.h>
+
+#include "flavourgraph/fs_util.h"
+#include "flavourgraph/oci/digest.h"
+#include "flavourgraph/oci/tree_index.h"
+#include "flavourgraph/tasks/previous.h"
+#include "flavourgraph/tasks/tasks.h"
+
+namespace flavourgraph {
+
+namespace {
+
+std::string short_digest(const std::string& d) {
+  auto colon = d.find(':');
+  return colon == std::string::npos ? d.substr(0, 12) : d.substr(colon + 1, 12);
+}
+
+std::string megabytes(uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
+
+/// "delta on NAME: 20 changed, 2 added, 3 removed (1.2 MB): a, b, c"
+std::string describe(const oci::TreeDelta& d, const std::string& on) {
+  if (d.empty()) return "unchanged: the tree is as " + on + " holds it";
+  return fmt::format("delta on {}: {} changed, {} added, {} removed ({}): {}", on, d.changed, d.added, d.removed,
+                     megabytes(d.bytes), fmt::join(d.sample, ", "));
+}
+
+}  // namespace
+
+std::string LayerTask::no_delta(uint32_t build, std::optional<BuildRecord>* previous) const {
+  const Plan& plan = env_.plan();
+  const PlanBuild& pb = plan.builds[build];
+  if (env_.settings().full) return "--full";
+  if (env_.settings().no_cache) return "--no-cache";
+  if (pb.parent >= 0) return "the kind is built from another kind";
+  if (pb.layers.size() != 1) return "the kind has other layers besides this one";
+  if (!env_.previous()) return "no previous build";
+  std::string why;
+  auto prev = env_.previous()->find(build, &why);
+  if (!prev) return why;
+  if (!prev->incremental) return "the last build " + prev->name + " has no tree index";
+  if (prev->incremental->spec != fingerprint_) return "the layer's dest, owner, filters or compression changed";
+  const KindSpec& kind = plan.config->images[pb.image].kinds[pb.kind];
+  if (prev->settings != settings_digest(pb, kind)) return "the kind's settings (args, env, labels, ...) changed";
+  auto base = bases_.find(build);
+  std::string now = base != bases_.end() ? base->second->image().manifest.digest.str() : "";
+  if (prev->base_digest != now)
+    return fmt::format("the base changed ({} -> {})", short_digest(prev->base_digest), short_digest(now));
+  if (static_cast<int>(prev->layers.size()) >= env_.max_layers())
+    return fmt::format("the last image has {} layers (max_layers {})", prev->layers.size(), env_.max_layers());
+  *previous = std::move(prev);
+  return "";
+}
+
+TaskOutcome LayerTask::run_incremental(TaskContext& ctx) {
+  const PlanLayer& pl = env_.plan().layers[layer_];
+  const LayerSpec& spec = pl.spec;
+  fingerprint_ = layer_fingerprint(spec, pl.compression);
+  oci::TreeListing listing = oci::walk_tree(spec.source_path, oci::Filter(spec.include, spec.exclude), &ctx.cancel());
+  if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
+  warn_sockets(ctx, listing.skipped);
+  // The tree as content: only files whose stat changed since this machine last looked are read.
+  auto stat_file = env_.cache_dir() / "layers" / (oci::sha256_hex(spec.source_path.string()).substr(0, 16) + ".stat.zst");
+  oci::StatCache stats = oci::StatCache::load(stat_file);
+  oci::IndexStats read;
+  oci::TreeIndex tree = oci::index_tree(spec.source_path, listing, fingerprint_, stats, ctx.cancel(), &read);
+  stats.save(stat_file);
+  ctx.add_bytes_in(read.bytes_read);
+  index_ = env_.store().put_blob(tree.serialize(), oci::kTreeIndexMediaType);
+
+  // Each image: a delta on its last build, or the full layer.
+  std::map<std::string, std::vector<uint32_t>> by_previous_tree;
+  bool need_full = false;
+  for (uint32_t b : pl.builds) {
+    LayerChoice c;
+    std::string why = no_delta(b, &c.previous);
+    if (why.empty()) {
+      c.delta = true;
+      by_previous_tree[c.previous->incremental->index.digest.str()].push_back(b);
+    } else {
+      c.reason = "full layer: " + why;
+      need_full = true;
+    }
+    choices_[b] = std::move(c);
+  }
+  bool built = false;
+  std::vector<std::string> reasons;
+  for (auto& [previous_tree, builds] : by_previous_tree) {
+    const BuildRecord& prev = *choices_[builds.front()].previous;
+    auto before = oci::TreeIndex::parse(env_.store().read_blob(prev.incremental->index.digest, size_t{1} << 32));
+    std::string why;
+    oci::TreeDelta delta;
+    if (!before) {
+      why = "the last build's tree index does not read: " + before.message();
+    } else {
+      delta = oci::diff_trees(*before, tree, listing);
+      if (static_cast<double>(delta.bytes) > env_.max_delta() * static_cast<double>(tree.file_bytes))
+        why = fmt::format("the delta would be {:.1f} % of the tree (max_delta {:.0f} %)",
+                          100.0 * static_cast<double>(delta.bytes) / static_cast<double>(std::max<uint64_t>(1, tree.file_bytes)),
+                          100 * env_.max_delta());
+    }
+    if (!why.empty()) {
+      for (uint32_t b : builds) choices_[b] = LayerChoice{false, "full layer: " + why, std::nullopt, nullptr};
+      need_full = true;
+      continue;
+    }
+    const oci::LayerBlob* blob = nullptr;
+    if (!delta.empty()) {
+      std::string key = oci::sha256_hex("delta\n" + previous_tree + "\n" + index_->digest.str() + "\n" +
+                                        oci::layer_cache_key(spec.source_path, oci::tree_hash(listing), tar_options(),
+                                                             pl.compression, spec.include, spec.exclude));
+      blob = &(deltas_[previous_tree] = layer_blob(ctx, delta.listing, key, &built));
+    }
+    for (uint32_t b : builds) {
+      choices_[b].blob = blob;
+      choices_[b].reason = describe(delta, choices_[b].previous->name);
+    }
+    reasons.push_back(describe(delta, prev.name));
+  }
+  if (need_full) {
+    bool full_built = false;
+    blob_.set(layer_blob(ctx, listing,
+                         oci::layer_cache_key(spec.source_path, oci::tree_hash(listing), tar_options(), pl.compression,
+                                              spec.include, spec.exclude),
+                         &full_built));
+    built |= full_built;
+    for (auto& [b, c] : choices_)
+      if (!c.delta) {
+        c.blob = &blob_.get("the layer");
+        reasons.push_back(env_.plan().builds[b].id_suffix() + ": " + c.reason);
+      }
+  }
+  if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
+  // The output: the full layer when there is one (as for any layer), else the tree index.
+  TaskOutcome out{built ? TaskState::done : TaskState::cached, {},
+                  blob_.has() ? blob_.get("the layer").blob.digest.str() : index_->digest.str(), {}};
+  out.reason = fmt::format("{} file(s) read for the tree index ({}); {}", read.files_read, megabytes(read.bytes_read),
+                           fmt::join(reasons, "; "));
+  return out;
+}
+
+}  // namespace flavourgraph
