@@ -1,0 +1,138 @@
+// Tree indexes (content only), the stat cache, and tree deltas as layer changesets.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "flavourgraph/oci/digest.h"
+#include "flavourgraph/oci/tree_index.h"
+#include "test_util.h"
+
+using namespace flavourgraph;
+using namespace flavourgraph::oci;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Indexed {
+  TreeListing listing;
+  TreeIndex index;
+  IndexStats stats;
+};
+
+Indexed index_of(const fs::path& root, StatCache& cache) {
+  Indexed out;
+  CancelSource cancel;
+  out.listing = walk_tree(root, {}, nullptr);
+  out.index = index_tree(root, out.listing, "spec", cache, cancel, &out.stats);
+  return out;
+}
+
+std::vector<std::string> paths(const TreeDelta& d) {
+  std::vector<std::string> out;
+  for (const auto& e : d.listing.entries) out.push_back(e.path);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a tree index holds content only, reads back the same, and does not depend on this machine") {
+  fgtest::TempDir tmp;
+  fgtest::write_file(tmp / "a/x.txt", "x\n");
+  fgtest::write_file(tmp / "b.txt", "bee\n");
+  fs::create_symlink("b.txt", tmp / "link");
+  StatCache cache;
+  auto first = index_of(tmp.path(), cache);
+  auto parsed = TreeIndex::parse(first.index.serialize());
+  REQUIRE(parsed);
+  CHECK(parsed->spec == "spec");
+  REQUIRE(parsed->entries.size() == first.index.entries.size());
+  for (size_t i = 0; i < parsed->entries.size(); ++i) CHECK(parsed->entries[i].same(first.index.entries[i]));
+  CHECK(parsed->entries[2].path == "a/x.txt");
+  CHECK(parsed->entries[2].digest == sha256_hex("x\n"));
+  // A copy of the tree elsewhere (other inodes, other times) has the same index.
+  fgtest::TempDir other;
+  CHECK(fgtest::run("cp -a " + fgtest::quote(tmp.str() + "/.") + " " + fgtest::quote(other.str())).status == 0);
+  StatCache none;
+  CHECK(index_of(other.path(), none).index.serialize() == first.index.serialize());
+  CHECK_FALSE(TreeIndex::parse("not an index"));
+}
+
+TEST_CASE("the stat cache: an unchanged tree is indexed without reading a file; a changed file is read") {
+  fgtest::TempDir tmp;
+  for (int i = 0; i < 20; ++i) fgtest::write_file(tmp / ("f" + std::to_string(i)), std::string(100, 'a' + i % 26));
+  StatCache cache;
+  auto first = index_of(tmp.path(), cache);
+  CHECK(first.stats.files_read == 20);
+  fgtest::TempDir state;
+  cache.save(state / "cache.zst");
+  StatCache loaded = StatCache::load(state / "cache.zst");
+  CHECK(loaded.size() == 20);
+  auto second = index_of(tmp.path(), loaded);
+  CHECK(second.stats.files_read == 0);
+  fgtest::write_file(tmp / "f3", "changed");
+  auto third = index_of(tmp.path(), loaded);
+  CHECK(third.stats.files_read == 1);
+  CHECK(third.index.serialize() != first.index.serialize());
+}
+
+TEST_CASE("a tree delta: changes, additions, whiteouts, type changes, opaque directories, hard links") {
+  fgtest::TempDir tmp;
+  auto root = tmp / "t";
+  fgtest::write_file(root / "keep.txt", "same\n");
+  fgtest::write_file(root / "edit.txt", "old\n");
+  fgtest::write_file(root / "gone.txt", "bye\n");
+  fgtest::write_file(root / "olddir/a", "a\n");
+  fgtest::write_file(root / "olddir/deep/b", "b\n");
+  fgtest::write_file(root / "tofile/c", "c\n");
+  fgtest::write_file(root / "todir", "was a file\n");
+  fgtest::write_file(root / "cleared/1", "1\n");
+  fgtest::write_file(root / "cleared/2", "2\n");
+  fgtest::write_file(root / "target", "content\n");
+  fgtest::write_file(root / "mode.sh", "#!/bin/sh\n");
+  fs::create_symlink("keep.txt", root / "link");
+  StatCache cache;
+  auto before = index_of(root, cache);
+
+  fgtest::write_file(root / "edit.txt", "new\n");
+  fs::remove(root / "gone.txt");
+  fs::remove_all(root / "olddir");
+  fs::remove_all(root / "tofile");
+  fgtest::write_file(root / "tofile", "now a file\n");
+  fs::remove(root / "todir");
+  fgtest::write_file(root / "todir/inside", "now a dir\n");
+  fs::remove(root / "cleared/1");
+  fs::remove(root / "cleared/2");
+  fgtest::write_file(root / "cleared/3", "3\n");
+  fs::create_hard_link(root / "target", root / "zlink");
+  fs::remove(root / "link");
+  fs::create_symlink("edit.txt", root / "link");
+  ::chmod((root / "mode.sh").c_str(), 0755);
+  fgtest::write_file(root / "added/new.txt", "new file\n");
+  auto after = index_of(root, cache);
+  TreeDelta d = diff_trees(before.index, after.index, after.listing);
+
+  CHECK(paths(d) == std::vector<std::string>{".wh.gone.txt", ".wh.olddir", ".wh.todir", ".wh.tofile", "added",
+                                             "added/new.txt", "cleared/.wh..wh..opq", "cleared/3", "edit.txt", "link",
+                                             "mode.sh", "target", "todir", "todir/inside", "tofile", "zlink"});
+  CHECK(d.added == 5);    // added, added/new.txt, cleared/3, todir/inside, zlink
+  CHECK(d.changed == 5);  // edit.txt, link, mode.sh, todir, tofile
+  CHECK(d.removed == 4);  // gone.txt, olddir (one whiteout for its subtree), cleared's 2 entries
+  auto zlink = std::find_if(d.listing.entries.begin(), d.listing.entries.end(),
+                            [](const TreeEntry& e) { return e.path == "zlink"; });
+  REQUIRE(zlink != d.listing.entries.end());
+  CHECK(zlink->type == EntryType::hardlink);  // written with its file, "target"
+  CHECK(zlink->link == "target");
+  // Nothing changed: an empty delta.
+  auto again = index_of(root, cache);
+  CHECK(diff_trees(after.index, again.index, again.listing).empty());
+}
+
+TEST_CASE("tar order of whole paths: a directory before its contents, as a tar stream lists them") {
+  CHECK(tar_path_less("a", true, "a/b", false));
+  CHECK(tar_path_less("a-c", false, "a", true));  // "a-c" < "a/"
+  CHECK(tar_path_less("a", false, "a-c", false));
+  CHECK(tar_path_less("a.b/x", false, "a/y", false));
+  CHECK_FALSE(tar_path_less("a/b", false, "a", true));
+}
