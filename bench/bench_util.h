@@ -50,7 +50,7 @@ inline double median(std::vector<double> v) {
 
 /// The bundled example in `work`/cfg with `tree` as the app layer, pushed to `work`/registry.
 struct ExampleBuild {
-  std::string build;  ///< the build command (quiet progress, metadata in `work`/meta.json)
+  std::string build;  ///< the build command (quiet progress, metadata in `work`/meta.json), no --timestamp
   std::string clean;  ///< removes the store, target, state and values
 };
 
@@ -79,7 +79,7 @@ inline ExampleBuild prepare_example(const std::filesystem::path& work, const std
                 fs::copy_options::overwrite_existing);
   std::string w = work.string();
   return {fmt::format("{1} build -c {0}/cfg/images.yaml -d {0}/cfg/deployments.yaml --store {0}/store --state-dir "
-                      "{0}/state --values-dir {0}/values --timestamp 2024-10-29-190315 --progress quiet "
+                      "{0}/state --values-dir {0}/values --progress quiet "
                       "--metadata-file {0}/meta.json",
                       w, binary),
           fmt::format("rm -rf {0}/store {0}/registry {0}/state {0}/values", w)};

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   fmt::print("tree: {} files, {:.0f} MB in {} ({:.1f}s to generate or check)\n", stats.files, stats.bytes / 1e6,
              tree.string(), std::chrono::duration<double>(Clock::now() - t0).count());
   auto example = fgbench::prepare_example(dir, tree, compression, binary, source);
-  const std::string& build = example.build;
+  const std::string build = example.build + " --timestamp 2024-10-29-190315";
   const std::string& clean = example.clean;
   std::string pigz = fmt::format("tar -cf - -C {} tree | pigz -6 -p2 | sha256sum >/dev/null", work);
 

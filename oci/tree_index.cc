@@ -29,6 +29,7 @@ namespace {
 
 constexpr std::string_view kIndexMagic = "flavourgraph-tree-index 1\n";
 constexpr std::string_view kCacheMagic = "flavourgraph-stat-cache 1\n";
+constexpr size_t kReadBuffer = 256 << 10;
 
 char type_char(EntryType t) {
   switch (t) {
@@ -59,7 +60,8 @@ std::optional<EntryType> type_of(std::string_view c) {
 
 std::string zstd_pack(const std::string& text) {
   std::string out(ZSTD_compressBound(text.size()), '\0');
-  size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 3);
+  // Level 1: the index is made on every build; a few percent smaller is not worth 2x the time.
+  size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 1);
   if (ZSTD_isError(n)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(n);
   return out;
@@ -127,14 +129,14 @@ std::string hash_file(int root_fd, DirCursor* cursor, const std::filesystem::pat
   };
   unchanged("since it was listed");
   Sha256 h;
-  std::vector<char> buf(1 << 20);
+  static thread_local std::unique_ptr<char[]> buf(new char[kReadBuffer]);  // not zeroed, not per file
   uint64_t total = 0;
   while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.get(), kReadBuffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw Error(fmt::format("cannot read {}: {}", full, std::strerror(errno)));
     if (n == 0) break;
-    h.update(buf.data(), static_cast<size_t>(n));
+    h.update(buf.get(), static_cast<size_t>(n));
     total += static_cast<uint64_t>(n);
   }
   if (total != e.size) throw Error(fmt::format("{} changed while it was read; build again once the tree is quiet", full));
@@ -165,16 +167,20 @@ bool tar_path_less(std::string_view a, bool a_dir, std::string_view b, bool b_di
 std::string TreeIndex::serialize() const {
   std::string text(kIndexMagic);
   text += "spec " + spec + "\n";
-  text.reserve(text.size() + entries.size() * 96);
+  text.reserve(text.size() + entries.size() * 128);
   for (const auto& e : entries) {
     put_field(text, e.path);
     text.push_back(type_char(e.type));
     text.push_back('\0');
-    put_field(text, fmt::format("{:o}", e.mode));
-    put_field(text, std::to_string(e.size));
+    char num[32];
+    put_field(text, std::string_view(num, static_cast<size_t>(std::to_chars(num, num + sizeof num, e.mode, 8).ptr - num)));
+    put_field(text, std::string_view(num, static_cast<size_t>(std::to_chars(num, num + sizeof num, e.size).ptr - num)));
     put_field(text, e.digest);
     put_field(text, e.link);
-    put_field(text, fmt::format("{}:{}", e.rdev_major, e.rdev_minor));
+    char* p = std::to_chars(num, num + sizeof num, e.rdev_major).ptr;
+    *p++ = ':';
+    p = std::to_chars(p, num + sizeof num, e.rdev_minor).ptr;
+    put_field(text, std::string_view(num, static_cast<size_t>(p - num)));
   }
   return zstd_pack(text);
 }
@@ -212,57 +218,63 @@ Expected<TreeIndex> TreeIndex::parse(std::string_view blob) {
 
 StatCache StatCache::load(const std::filesystem::path& file) {
   StatCache c;
-  std::string blob;
+  auto text = std::make_shared<std::string>();
   try {
-    blob = read_file(file);
+    *text = read_file(file);
   } catch (const std::exception&) {
     return c;
   }
-  auto text = zstd_unpack(blob, size_t{4} << 30);
-  if (!text || text->rfind(kCacheMagic, 0) != 0) return c;
+  if (text->rfind(kCacheMagic, 0) != 0) return c;
   Fields f{std::string_view(*text).substr(kCacheMagic.size())};
+  std::string_view last;
   while (!f.done()) {
     auto path = f.next(), size = f.next(), mtime = f.next(), ctime = f.next(), ino = f.next(), dev = f.next(),
          digest = f.next();
-    if (!digest) return StatCache{};
     Stat s;
-    if (!number(*size, &s.size) || !number(*mtime, &s.mtime_ns) || !number(*ctime, &s.ctime_ns) ||
-        !number(*ino, &s.inode) || !number(*dev, &s.dev) || digest->size() != 64)
-      return StatCache{};
-    s.digest = std::string(*digest);
-    c.entries_.emplace(std::string(*path), std::move(s));
+    if (!digest || !number(*size, &s.size) || !number(*mtime, &s.mtime_ns) || !number(*ctime, &s.ctime_ns) ||
+        !number(*ino, &s.inode) || !number(*dev, &s.dev) || digest->size() != 64 || *path <= last)
+      return StatCache{};  // damaged or out of order: start again (files are read once more)
+    s.path = last = *path;
+    s.digest = *digest;
+    c.entries_.push_back(s);
   }
+  c.text_ = std::move(text);
   return c;
 }
 
-void StatCache::save(const std::filesystem::path& file) const {
+void StatCache::save(const std::filesystem::path& file, const TreeListing& listing, const TreeIndex& index) {
   std::string text(kCacheMagic);
-  for (const auto& [path, s] : entries_) {
-    put_field(text, path);
-    for (auto v : {std::to_string(s.size), std::to_string(s.mtime_ns), std::to_string(s.ctime_ns),
-                   std::to_string(s.inode), std::to_string(s.dev)})
-      put_field(text, v);
-    put_field(text, s.digest);
+  text.reserve(listing.entries.size() * 140);
+  char num[32];
+  auto put_number = [&](auto v) {
+    put_field(text, std::string_view(num, static_cast<size_t>(std::to_chars(num, num + sizeof num, v).ptr - num)));
+  };
+  for (size_t i = 0; i < listing.entries.size(); ++i) {
+    const TreeEntry& e = listing.entries[i];
+    if (e.type != EntryType::file || index.entries[i].digest.empty()) continue;
+    put_field(text, e.path);
+    put_number(e.size);
+    put_number(e.mtime_ns);
+    put_number(e.ctime_ns);
+    put_number(e.inode);
+    put_number(e.dev);
+    put_field(text, index.entries[i].digest);
   }
   std::filesystem::create_directories(file.parent_path());
-  write_file_atomic(file, zstd_pack(text));
+  write_file_atomic(file, text);
 }
 
-const std::string* StatCache::find(const TreeEntry& e) const {
-  auto it = entries_.find(e.path);
-  if (it == entries_.end()) return nullptr;
-  const Stat& s = it->second;
-  bool same = s.size == e.size && s.mtime_ns == e.mtime_ns && s.ctime_ns == e.ctime_ns && s.inode == e.inode &&
-              s.dev == e.dev;
-  return same ? &s.digest : nullptr;
-}
-
-void StatCache::put(const TreeEntry& e, std::string digest) {
-  entries_[e.path] = Stat{e.size, e.mtime_ns, e.ctime_ns, e.inode, e.dev, std::move(digest)};
+const std::string_view* StatCache::find(const TreeEntry& e) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), std::string_view(e.path),
+                             [](const Stat& s, std::string_view p) { return s.path < p; });
+  if (it == entries_.end() || it->path != e.path) return nullptr;
+  bool same = it->size == e.size && it->mtime_ns == e.mtime_ns && it->ctime_ns == e.ctime_ns && it->inode == e.inode &&
+              it->dev == e.dev;
+  return same ? &it->digest : nullptr;
 }
 
 TreeIndex index_tree(const std::filesystem::path& root, const TreeListing& listing, const std::string& spec,
-                     StatCache& cache, const CancelSource& cancel, IndexStats* stats) {
+                     const StatCache& cache, const CancelSource& cancel, IndexStats* stats) {
   TreeIndex idx;
   idx.spec = spec;
   idx.file_bytes = listing.file_bytes;
@@ -279,7 +291,7 @@ TreeIndex index_tree(const std::filesystem::path& root, const TreeListing& listi
     if (e.type == EntryType::symlink || e.type == EntryType::hardlink) x.link = e.link;
     if (e.type != EntryType::file) continue;
     x.size = e.size;
-    if (const std::string* d = cache.find(e))
+    if (const std::string_view* d = cache.find(e))
       x.digest = *d;
     else
       todo.push_back(i);
@@ -321,7 +333,6 @@ TreeIndex index_tree(const std::filesystem::path& root, const TreeListing& listi
   for (auto& err : errors)
     if (err) std::rethrow_exception(err);
   if (cancel.requested()) throw Cancelled();
-  for (size_t k : todo) cache.put(listing.entries[k], idx.entries[k].digest);
   if (stats) {
     stats->files_read = todo.size();
     stats->bytes_read = bytes.load();
@@ -331,59 +342,87 @@ TreeIndex index_tree(const std::filesystem::path& root, const TreeListing& listi
 
 namespace {
 
-std::string parent_of(const std::string& path) {
+std::string_view parent_of(std::string_view path) {
   auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
 }
 
-std::string child_path(const std::string& dir, std::string_view name) {
-  return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
+std::string child_path(std::string_view dir, std::string_view name) {
+  return dir.empty() ? std::string(name) : std::string(dir) + "/" + std::string(name);
 }
 
-TreeEntry whiteout(const std::string& path) {
+TreeEntry whiteout(std::string_view path) {
   TreeEntry w;
   auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash);
-  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  w.path = child_path(dir, ".wh." + name);
+  std::string_view dir = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  w.path = child_path(dir, ".wh." + std::string(name));
   w.type = EntryType::file;
   w.mode = 0644;
   return w;
 }
+
+/// Paths to their position in a list, in one flat table (open addressing, no allocation per
+/// entry): a tree of 200,000 entries is looked up on every build.
+class PathTable {
+ public:
+  template <class Entries>
+  explicit PathTable(const Entries& entries) {
+    size_t cap = 16;
+    while (cap < entries.size() * 2) cap <<= 1;
+    slots_.assign(cap, 0);
+    paths_.reserve(entries.size());
+    for (const auto& e : entries) paths_.push_back(e.path);
+    for (uint32_t i = 0; i < paths_.size(); ++i) {
+      size_t k = std::hash<std::string_view>{}(paths_[i]) & (cap - 1);
+      while (slots_[k] != 0) k = (k + 1) & (cap - 1);
+      slots_[k] = i + 1;
+    }
+  }
+  /// The position of `path`, or -1.
+  [[nodiscard]] int64_t find(std::string_view path) const {
+    size_t cap = slots_.size();
+    for (size_t k = std::hash<std::string_view>{}(path) & (cap - 1); slots_[k] != 0; k = (k + 1) & (cap - 1))
+      if (paths_[slots_[k] - 1] == path) return slots_[k] - 1;
+    return -1;
+  }
+
+ private:
+  std::vector<uint32_t> slots_;
+  std::vector<std::string_view> paths_;
+};
 
 }  // namespace
 
 TreeDelta diff_trees(const TreeIndex& before, const TreeIndex& after, const TreeListing& current) {
   if (after.entries.size() != current.entries.size())
     throw Error("diff_trees: the index was not made from this listing");
-  std::unordered_map<std::string_view, const IndexEntry*> old;
-  old.reserve(before.entries.size());
-  std::unordered_map<std::string_view, size_t> now;  // path -> index in after/current
-  now.reserve(after.entries.size());
-  for (const auto& e : before.entries) old.emplace(e.path, &e);
-  for (size_t i = 0; i < after.entries.size(); ++i) now.emplace(after.entries[i].path, i);
+  PathTable old(before.entries), now(after.entries);
 
   TreeDelta d;
   std::vector<char> emit(after.entries.size(), 0);
   std::vector<TreeEntry> whiteouts;
-  std::unordered_set<std::string> gone_dirs;  // old directories hidden as a whole
-  auto note = [&](const std::string& p) {
-    if (d.sample.size() < 5) d.sample.push_back(p.empty() ? "/" : p);
+  std::unordered_set<std::string_view> gone_dirs;  // old directories hidden as a whole
+  auto note = [&](std::string_view p) {
+    if (d.sample.size() < 5) d.sample.emplace_back(p.empty() ? "/" : p);
   };
   for (size_t i = 1; i < after.entries.size(); ++i) {  // the root itself is never written again
     const IndexEntry& a = after.entries[i];
-    auto it = old.find(a.path);
-    if (it == old.end()) {
+    int64_t o = old.find(a.path);
+    if (o < 0) {
       emit[i] = 1;
       ++d.added;
       note(a.path);
-    } else if (it->second->type != a.type) {
+      continue;
+    }
+    const IndexEntry& b = before.entries[static_cast<size_t>(o)];
+    if (b.type != a.type) {
       whiteouts.push_back(whiteout(a.path));  // hides the old entry (and a directory's contents)
-      if (it->second->type == EntryType::dir) gone_dirs.insert(a.path);
+      if (b.type == EntryType::dir) gone_dirs.insert(a.path);
       emit[i] = 1;
       ++d.changed;
       note(a.path);
-    } else if (!it->second->same(a)) {
+    } else if (!b.same(a)) {
       emit[i] = 1;
       ++d.changed;
       note(a.path);
@@ -394,48 +433,52 @@ TreeDelta diff_trees(const TreeIndex& before, const TreeIndex& after, const Tree
     for (size_t i = 1; i < after.entries.size(); ++i) {
       const IndexEntry& a = after.entries[i];
       if (a.type != EntryType::hardlink) continue;
-      auto target = now.find(a.link);
-      if (target == now.end()) continue;
-      if (emit[i] || emit[target->second]) emit[i] = emit[target->second] = 1;
+      int64_t target = now.find(a.link);
+      if (target < 0) continue;
+      if (emit[i] || emit[static_cast<size_t>(target)]) emit[i] = emit[static_cast<size_t>(target)] = 1;
     }
   // Removals: the topmost removed path of each subtree; a directory that lost every old entry
-  // is made opaque instead.
-  std::unordered_map<std::string, std::pair<size_t, size_t>> children;  // dir -> (old entries, removed)
-  for (const auto& b : before.entries) {
-    if (b.path.empty()) continue;
-    auto& c = children[parent_of(b.path)];
-    ++c.first;
-    if (!now.count(b.path)) ++c.second;
-  }
-  std::unordered_set<std::string> opaque;
-  for (const auto& [dir, c] : children) {
-    auto n = now.find(dir);
-    if (c.second == c.first && c.first >= 2 && n != now.end() && after.entries[n->second].type == EntryType::dir &&
-        !gone_dirs.count(dir)) {
-      auto o = old.find(dir);
-      if (o != old.end() && o->second->type == EntryType::dir) opaque.insert(dir);
+  // (two or more) is made opaque instead.
+  std::vector<const IndexEntry*> removed;
+  std::unordered_map<std::string_view, size_t> lost;  // directory -> old entries removed from it
+  for (const auto& b : before.entries)
+    if (!b.path.empty() && now.find(b.path) < 0) {
+      removed.push_back(&b);
+      ++lost[parent_of(b.path)];
+    }
+  std::unordered_set<std::string_view> opaque;
+  if (!lost.empty()) {
+    std::unordered_map<std::string_view, size_t> had;  // old entries of those directories
+    for (const auto& b : before.entries)
+      if (!b.path.empty())
+        if (auto it = lost.find(parent_of(b.path)); it != lost.end()) ++had[it->first];
+    for (const auto& [dir, n] : lost) {
+      int64_t o = old.find(dir), a = now.find(dir);
+      if (n == had[dir] && n >= 2 && o >= 0 && a >= 0 && before.entries[static_cast<size_t>(o)].type == EntryType::dir &&
+          after.entries[static_cast<size_t>(a)].type == EntryType::dir && !gone_dirs.count(dir))
+        opaque.insert(dir);
     }
   }
-  auto hidden = [&](const std::string& path) {  // under a whited-out or opaque directory
-    for (std::string p = parent_of(path);; p = parent_of(p)) {
+  auto hidden = [&](std::string_view path) {  // under a whited-out or opaque directory
+    for (std::string_view p = parent_of(path);; p = parent_of(p)) {
       if (gone_dirs.count(p) || opaque.count(p)) return true;
       if (p.empty()) return false;
     }
   };
-  for (const auto& b : before.entries) {
-    if (b.path.empty() || now.count(b.path) || hidden(b.path)) continue;
-    whiteouts.push_back(whiteout(b.path));
-    if (b.type == EntryType::dir) gone_dirs.insert(b.path);
+  for (const IndexEntry* b : removed) {
+    if (hidden(b->path)) continue;
+    whiteouts.push_back(whiteout(b->path));
+    if (b->type == EntryType::dir) gone_dirs.insert(b->path);
     ++d.removed;
-    note(b.path);
+    note(b->path);
   }
-  for (const auto& dir : opaque) {
+  for (std::string_view dir : opaque) {
     TreeEntry o;
     o.path = child_path(dir, ".wh..wh..opq");
     o.type = EntryType::file;
     o.mode = 0644;
     whiteouts.push_back(o);
-    d.removed += children[dir].first;
+    d.removed += lost[dir];
     note(dir);
   }
   for (size_t i = 0; i < after.entries.size(); ++i)

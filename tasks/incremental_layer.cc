@@ -2,6 +2,8 @@
 // where the rules allow it, else the full layer. One walk and one tree index serve every
 // image; one delta serves every image whose last build holds the same tree.
 #include <fmt/format.h>
+#include <oneapi/tbb/parallel_invoke.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/oci/digest.h"
@@ -58,44 +60,63 @@ TaskOutcome LayerTask::run_incremental(TaskContext& ctx) {
   const PlanLayer& pl = env_.plan().layers[layer_];
   const LayerSpec& spec = pl.spec;
   fingerprint_ = layer_fingerprint(spec, pl.compression);
-  oci::TreeListing listing = oci::walk_tree(spec.source_path, oci::Filter(spec.include, spec.exclude), &ctx.cancel());
+  auto stat_file = env_.cache_dir() / "layers" / (oci::sha256_hex(spec.source_path.string()).substr(0, 16) + ".stat");
+  // Three things at once: the walk; this machine's stat cache; each image's choice (its last
+  // build, maybe from the push target) and the last trees, which the deltas compare against.
+  oci::TreeListing listing;
+  oci::StatCache stats;
+  std::map<std::string, std::vector<uint32_t>> by_previous_tree;
+  std::map<std::string, Expected<oci::TreeIndex>> previous_trees;
+  bool need_full = false;
+  tbb::this_task_arena::isolate([&] {
+    tbb::parallel_invoke(
+        [&] { listing = oci::walk_tree(spec.source_path, oci::Filter(spec.include, spec.exclude), &ctx.cancel()); },
+        [&] { stats = oci::StatCache::load(stat_file); },
+        [&] {
+          for (uint32_t b : pl.builds) {
+            LayerChoice c;
+            std::string why = no_delta(b, &c.previous);
+            if (why.empty()) {
+              c.delta = true;
+              by_previous_tree[c.previous->incremental->index.digest.str()].push_back(b);
+            } else {
+              c.reason = "full layer: " + why;
+              need_full = true;
+            }
+            choices_[b] = std::move(c);
+          }
+          for (const auto& [digest, builds] : by_previous_tree)
+            previous_trees.emplace(digest, oci::TreeIndex::parse(env_.store().read_blob(
+                                               choices_[builds.front()].previous->incremental->index.digest, size_t{1} << 32)));
+        });
+  });
   if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
   warn_sockets(ctx, listing.skipped);
   // The tree as content: only files whose stat changed since this machine last looked are read.
-  auto stat_file = env_.cache_dir() / "layers" / (oci::sha256_hex(spec.source_path.string()).substr(0, 16) + ".stat.zst");
-  oci::StatCache stats = oci::StatCache::load(stat_file);
   oci::IndexStats read;
   oci::TreeIndex tree = oci::index_tree(spec.source_path, listing, fingerprint_, stats, ctx.cancel(), &read);
-  stats.save(stat_file);
   ctx.add_bytes_in(read.bytes_read);
-  index_ = env_.store().put_blob(tree.serialize(), oci::kTreeIndexMediaType);
-
-  // Each image: a delta on its last build, or the full layer.
-  std::map<std::string, std::vector<uint32_t>> by_previous_tree;
-  bool need_full = false;
-  for (uint32_t b : pl.builds) {
-    LayerChoice c;
-    std::string why = no_delta(b, &c.previous);
-    if (why.empty()) {
-      c.delta = true;
-      by_previous_tree[c.previous->incremental->index.digest.str()].push_back(b);
-    } else {
-      c.reason = "full layer: " + why;
-      need_full = true;
-    }
-    choices_[b] = std::move(c);
-  }
+  std::map<std::string, oci::TreeDelta> deltas;
+  for (const auto& [digest, before] : previous_trees)
+    if (before) deltas.emplace(digest, oci::TreeDelta{});
+  tbb::this_task_arena::isolate([&] {
+    tbb::parallel_invoke([&] { oci::StatCache::save(stat_file, listing, tree); },
+                         [&] { index_ = env_.store().put_blob(tree.serialize(), oci::kTreeIndexMediaType); },
+                         [&] {
+                           for (auto& [digest, delta] : deltas) delta = oci::diff_trees(*previous_trees.at(digest), tree, listing);
+                         });
+  });
   bool built = false;
   std::vector<std::string> reasons;
   for (auto& [previous_tree, builds] : by_previous_tree) {
     const BuildRecord& prev = *choices_[builds.front()].previous;
-    auto before = oci::TreeIndex::parse(env_.store().read_blob(prev.incremental->index.digest, size_t{1} << 32));
+    const auto& before = previous_trees.at(previous_tree);
     std::string why;
     oci::TreeDelta delta;
     if (!before) {
       why = "the last build's tree index does not read: " + before.message();
     } else {
-      delta = oci::diff_trees(*before, tree, listing);
+      delta = std::move(deltas.at(previous_tree));
       if (static_cast<double>(delta.bytes) > env_.max_delta() * static_cast<double>(tree.file_bytes))
         why = fmt::format("the delta would be {:.1f} % of the tree (max_delta {:.0f} %)",
                           100.0 * static_cast<double>(delta.bytes) / static_cast<double>(std::max<uint64_t>(1, tree.file_bytes)),

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,25 +52,29 @@ inline constexpr std::string_view kTreeIndexMediaType = "application/vnd.flavour
 inline constexpr std::string_view kTreeIndexArtifactType = "application/vnd.flavourgraph.tree-index.v1";
 
 /// Content digests this machine computed, by path and stat (size, mtime, ctime, inode,
-/// device): a file whose stat is unchanged is not read again.
+/// device): a file whose stat is unchanged is not read again. It is the last indexed tree's
+/// files, kept as one plain file that is read and written whole.
 class StatCache {
  public:
   /// An empty cache when the file is missing or does not read.
   static StatCache load(const std::filesystem::path& file);
-  /// Writes through a temp file and a rename.
-  void save(const std::filesystem::path& file) const;
-  [[nodiscard]] const std::string* find(const TreeEntry& e) const;
-  void put(const TreeEntry& e, std::string digest);
+  /// The files of `listing` with their digests in `index` (made from it), through a temp file
+  /// and a rename.
+  static void save(const std::filesystem::path& file, const TreeListing& listing, const TreeIndex& index);
+  /// The digest of `e` when its stat is the one recorded, else null.
+  [[nodiscard]] const std::string_view* find(const TreeEntry& e) const;
   [[nodiscard]] size_t size() const { return entries_.size(); }
 
  private:
   struct Stat {
+    std::string_view path;
     uint64_t size = 0;
     int64_t mtime_ns = 0, ctime_ns = 0;
     uint64_t inode = 0, dev = 0;
-    std::string digest;
+    std::string_view digest;
   };
-  std::map<std::string, Stat> entries_;
+  std::shared_ptr<const std::string> text_;  ///< the file; paths and digests point into it
+  std::vector<Stat> entries_;                ///< sorted by path (bytewise, as a walk lists files)
 };
 
 struct IndexStats {
@@ -78,10 +83,10 @@ struct IndexStats {
 };
 
 /// The index of `listing` (a walk of `root`): file digests from `cache` where the stat is
-/// unchanged, read and hashed (on all cores) otherwise; `cache` learns the new ones. Throws
+/// unchanged, read and hashed (on all cores) otherwise. Throws
 /// naming a file that cannot be read or changed while it was read; Cancelled on cancellation.
 TreeIndex index_tree(const std::filesystem::path& root, const TreeListing& listing, const std::string& spec,
-                     StatCache& cache, const CancelSource& cancel, IndexStats* stats = nullptr);
+                     const StatCache& cache, const CancelSource& cancel, IndexStats* stats = nullptr);
 
 /// What changed from one tree to the next, as a layer to append: new and changed entries
 /// (from the current listing, so that the tar stream reads them from disk), a whiteout
