@@ -167,6 +167,7 @@ class Run {
     std::vector<std::vector<uint32_t>> dependents(n);
     for (size_t i = 0; i < n; ++i) {
       deps_[i] = g_.tasks[i].deps;
+      deps_[i].insert(deps_[i].end(), g_.tasks[i].after.begin(), g_.tasks[i].after.end());
       std::sort(deps_[i].begin(), deps_[i].end());
       deps_[i].erase(std::unique(deps_[i].begin(), deps_[i].end()), deps_[i].end());
       for (uint32_t d : deps_[i]) {
@@ -269,11 +270,12 @@ class Run {
   /// The fate of a task whose dependencies have all ended: run it (pending), or not.
   TaskState decide(uint32_t i) const {
     bool dep_cancelled = false;
-    for (uint32_t d : deps_[i]) {
+    for (uint32_t d : g_.tasks[i].deps) {  // an `after` task's failure does not skip this one
       TaskState s = state(d);
       if (s == TaskState::failed || s == TaskState::skipped) return TaskState::skipped;
-      if (s == TaskState::cancelled) dep_cancelled = true;
     }
+    for (uint32_t d : deps_[i])
+      if (state(d) == TaskState::cancelled) dep_cancelled = true;
     if (dep_cancelled || !may_start()) return TaskState::cancelled;
     return TaskState::pending;
   }
@@ -303,7 +305,7 @@ class Run {
     r.state = s;
     r.start = r.end = seconds_since_start();  // decided now; it never ran (lane -1)
     if (s == TaskState::skipped) {
-      for (uint32_t d : deps_[i])
+      for (uint32_t d : g_.tasks[i].deps)
         if (state(d) == TaskState::failed || state(d) == TaskState::skipped) {
           r.error = "dependency " + g_.tasks[d].id + " " + std::string(state_name(state(d)));
           break;
@@ -443,6 +445,7 @@ double makespan_lower_bound(const ExecGraph& graph, const std::vector<double>& d
   std::vector<std::vector<uint32_t>> deps(n), dependents(n);
   for (size_t i = 0; i < n; ++i) {
     deps[i] = graph.tasks[i].deps;
+    deps[i].insert(deps[i].end(), graph.tasks[i].after.begin(), graph.tasks[i].after.end());
     std::sort(deps[i].begin(), deps[i].end());
     deps[i].erase(std::unique(deps[i].begin(), deps[i].end()), deps[i].end());
     for (uint32_t d : deps[i]) dependents[d].push_back(static_cast<uint32_t>(i));
@@ -452,7 +455,7 @@ double makespan_lower_bound(const ExecGraph& graph, const std::vector<double>& d
   double path = 0, cpu = 0, io = 0;
   for (uint32_t i : topo) {
     double start = 0;
-    for (uint32_t d : graph.tasks[i].deps) start = std::max(start, finish[d]);
+    for (uint32_t d : deps[i]) start = std::max(start, finish[d]);
     finish[i] = start + durations[i];
     path = std::max(path, finish[i]);
     (graph.tasks[i].pool == Pool::io ? io : cpu) += durations[i];

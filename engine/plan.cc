@@ -207,7 +207,7 @@ struct Expander {
   }
 
   uint32_t add_task(std::string id, TaskKind kind, std::vector<uint32_t> deps, uint32_t subject) {
-    plan.tasks.push_back({std::move(id), kind, std::move(deps), subject});
+    plan.tasks.push_back({std::move(id), kind, std::move(deps), {}, subject});
     return static_cast<uint32_t>(plan.tasks.size() - 1);
   }
 
@@ -315,8 +315,10 @@ struct Expander {
     std::vector<uint32_t> base_task, layer_task;
     for (uint32_t b = 0; b < plan.bases.size(); ++b)
       base_task.push_back(add_task("base-pull:" + plan.bases[b].ref, TaskKind::base_pull, {}, b));
-    for (uint32_t l = 0; l < plan.layers.size(); ++l)
-      layer_task.push_back(add_task("layer:" + plan.layers[l].key, TaskKind::layer, incremental_deps(l, base_task), l));
+    for (uint32_t l = 0; l < plan.layers.size(); ++l) {
+      layer_task.push_back(add_task("layer:" + plan.layers[l].key, TaskKind::layer, {}, l));
+      plan.tasks.back().after = incremental_deps(l, base_task);
+    }
     for (uint32_t b = 0; b < plan.builds.size(); ++b) {
       PlanBuild& pb = plan.builds[b];
       std::vector<uint32_t> deps;

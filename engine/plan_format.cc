@@ -20,6 +20,39 @@ size_t distinct_releases(const Plan& plan) {
   return names.size();
 }
 
+void layer_json(const Plan& plan, const PlanLayer& l, json& j) {
+  j["key"] = l.key;
+  j["source"] = l.spec.source;
+  j["dest"] = l.spec.dest;
+  j["owner"] = owner_of(l.spec);
+  j["include"] = l.spec.include;
+  j["exclude"] = l.spec.exclude;
+  j["compression"] = l.compression.str();
+  if (!l.spec.name.empty()) j["name"] = l.spec.name;
+  json users = json::array();
+  for (uint32_t u : l.builds) users.push_back(plan.tasks[static_cast<size_t>(plan.builds[u].build_task)].id);
+  j["used_by"] = users;
+}
+
+void build_json(const Plan& plan, const PlanBuild& b, json& j) {
+  j["image"] = b.image_name;
+  j["flavour"] = b.flavour_name;
+  j["image_kind"] = b.kind_name;
+  j["repository"] = b.repository;
+  j["tag"] = b.tag;
+  j["published"] = b.published;
+  if (b.base >= 0) j["base"] = plan.bases[static_cast<size_t>(b.base)].ref;
+  if (b.parent >= 0)
+    j["from"] = plan.tasks[static_cast<size_t>(plan.builds[static_cast<size_t>(b.parent)].build_task)].id;
+  json layers = json::array();
+  for (uint32_t l : b.layers) layers.push_back("layer:" + plan.layers[l].key);
+  j["layers"] = layers;
+  j["serves"] = b.serves;
+  json args = json::object();
+  for (const auto& [k, v] : b.args) args[k] = v;
+  j["args"] = args;
+}
+
 json task_json(const Plan& plan, const PlanTask& t) {
   json j;
   j["id"] = t.id;
@@ -27,6 +60,11 @@ json task_json(const Plan& plan, const PlanTask& t) {
   json deps = json::array();
   for (uint32_t d : t.deps) deps.push_back(plan.tasks[d].id);
   j["deps"] = deps;
+  if (!t.after.empty()) {
+    json after = json::array();
+    for (uint32_t d : t.after) after.push_back(plan.tasks[d].id);
+    j["after"] = after;
+  }
   switch (t.kind) {
     case TaskKind::base_pull: {
       const PlanBase& b = plan.bases[t.subject];
@@ -36,41 +74,12 @@ json task_json(const Plan& plan, const PlanTask& t) {
       j["used_by"] = users;
       break;
     }
-    case TaskKind::layer: {
-      const PlanLayer& l = plan.layers[t.subject];
-      j["key"] = l.key;
-      j["source"] = l.spec.source;
-      j["dest"] = l.spec.dest;
-      j["owner"] = owner_of(l.spec);
-      j["include"] = l.spec.include;
-      j["exclude"] = l.spec.exclude;
-      j["compression"] = l.compression.str();
-      if (!l.spec.name.empty()) j["name"] = l.spec.name;
-      json users = json::array();
-      for (uint32_t u : l.builds) users.push_back(plan.tasks[static_cast<size_t>(plan.builds[u].build_task)].id);
-      j["used_by"] = users;
+    case TaskKind::layer:
+      layer_json(plan, plan.layers[t.subject], j);
       break;
-    }
-    case TaskKind::build: {
-      const PlanBuild& b = plan.builds[t.subject];
-      j["image"] = b.image_name;
-      j["flavour"] = b.flavour_name;
-      j["image_kind"] = b.kind_name;
-      j["repository"] = b.repository;
-      j["tag"] = b.tag;
-      j["published"] = b.published;
-      if (b.base >= 0) j["base"] = plan.bases[static_cast<size_t>(b.base)].ref;
-      if (b.parent >= 0)
-        j["from"] = plan.tasks[static_cast<size_t>(plan.builds[static_cast<size_t>(b.parent)].build_task)].id;
-      json layers = json::array();
-      for (uint32_t l : b.layers) layers.push_back("layer:" + plan.layers[l].key);
-      j["layers"] = layers;
-      j["serves"] = b.serves;
-      json args = json::object();
-      for (const auto& [k, v] : b.args) args[k] = v;
-      j["args"] = args;
+    case TaskKind::build:
+      build_json(plan, plan.builds[t.subject], j);
       break;
-    }
     case TaskKind::tag: {
       const PlanBuild& b = plan.builds[t.subject];
       json refs = json::array({b.repository + ":" + b.tag});
@@ -210,8 +219,10 @@ std::string plan_to_dot(const Plan& plan) {
   std::string out = "digraph plan {\n  rankdir=LR;\n  node [shape=box, style=filled, fontname=\"monospace\"];\n";
   for (const auto& t : plan.tasks)
     out += fmt::format("  {} [fillcolor=\"{}\"];\n", quote(t.id), colours[static_cast<size_t>(t.kind)]);
-  for (const auto& t : plan.tasks)
+  for (const auto& t : plan.tasks) {
     for (uint32_t d : t.deps) out += fmt::format("  {} -> {};\n", quote(plan.tasks[d].id), quote(t.id));
+    for (uint32_t d : t.after) out += fmt::format("  {} -> {} [style=dashed];\n", quote(plan.tasks[d].id), quote(t.id));
+  }
   out += "}\n";
   return out;
 }

@@ -19,6 +19,7 @@ ExecGraph exec_graph(const Plan& plan, const SimModel* model) {
     e.kind = std::string(task_kind_name(t.kind));
     e.pool = (t.kind == TaskKind::base_pull || t.kind == TaskKind::push) ? Pool::io : Pool::cpu;
     e.deps = t.deps;
+    e.after = t.after;
     auto k = static_cast<size_t>(t.kind);
     e.weight = model ? model->seconds[k] : typical[k];
     g.tasks.push_back(std::move(e));

@@ -25,7 +25,7 @@ FetchedManifest LayoutSource::manifest(const std::string& ref) {
   auto top = layout_.resolve(ref);
   if (!top) {
     auto names = layout_.ref_names();
-    throw StoreError(fmt::format("no image named '{}' in {} (it has: {})", ref, layout_.dir().string(),
+    throw NotFound(fmt::format("no image named '{}' in {} (it has: {})", ref, layout_.dir().string(),
                                  names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
   }
   return {layout_.read_blob(top->digest), top->media_type, top->digest};
@@ -122,15 +122,42 @@ IndexArtifact index_artifact(const Descriptor& index_blob, const Descriptor& ima
   return out;
 }
 
+std::string add_referrer(std::string_view existing, const IndexArtifact& art) {
+  json ours = json::parse(art.referrers)["manifests"][0];
+  json idx = json::parse(existing, nullptr, false);
+  json manifests = json::array();
+  if (idx.is_object() && idx.contains("manifests") && idx["manifests"].is_array())
+    for (const auto& m : idx["manifests"])
+      if (m.is_object() && m.value("artifactType", "") != kTreeIndexArtifactType) manifests.push_back(m);
+  manifests.push_back(ours);
+  return canonical({{"schemaVersion", 2}, {"mediaType", media::kIndex}, {"manifests", manifests}});
+}
+
+std::optional<std::string> LayoutSink::tag_manifest(const std::string& repository, const std::string& tag) {
+  auto d = layout_.resolve(repository + ":" + tag);
+  if (!d) return std::nullopt;
+  return layout_.read_blob(d->digest);
+}
+
+std::optional<std::string> RegistrySink::tag_manifest(const std::string& repository, const std::string& tag) {
+  try {
+    return client_.get_manifest(repository, tag).bytes;
+  } catch (const RegistryError& e) {
+    if (e.status() == 404) return std::nullopt;
+    throw;
+  }
+}
+
 std::optional<Descriptor> fetch_tree_index(ImageSource& source, const std::string& referrers_ref, const Digest& image,
                                            Layout& store) {
   FetchedManifest referrers;
   try {
     referrers = source.manifest(referrers_ref);
-  } catch (const Cancelled&) {
-    throw;
-  } catch (const Error&) {
+  } catch (const NotFound&) {
     return std::nullopt;  // no referrers: an image without a tree index
+  } catch (const RegistryError& e) {
+    if (e.status() == 404) return std::nullopt;
+    throw;  // any other failure is said, not taken for "no index"
   }
   json idx = json::parse(referrers.bytes, nullptr, false);
   if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array()) return std::nullopt;

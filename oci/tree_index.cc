@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
@@ -28,7 +29,11 @@ namespace flavourgraph::oci {
 namespace {
 
 constexpr std::string_view kIndexMagic = "flavourgraph-tree-index 1\n";
-constexpr std::string_view kCacheMagic = "flavourgraph-stat-cache 1\n";
+constexpr std::string_view kCacheMagic = "flavourgraph-stat-cache 2\n";
+/// A file whose times are this close to the moment its digest was recorded may change again
+/// within the same tick of the filesystem's clock without its stat changing ("racy" entries,
+/// as git calls them): such a file is read again next time.
+constexpr int64_t kRacyNs = 100'000'000;  // a coarse kernel clock tick is 1-10 ms
 constexpr size_t kReadBuffer = 256 << 10;
 
 char type_char(EntryType t) {
@@ -186,7 +191,7 @@ std::string TreeIndex::serialize() const {
 }
 
 Expected<TreeIndex> TreeIndex::parse(std::string_view blob) {
-  auto text = zstd_unpack(blob, size_t{4} << 30);
+  auto text = zstd_unpack(blob, size_t{1} << 30);  // 185,000 files index to ~40 MB
   if (!text) return Error("tree index: " + text.message());
   std::string_view t = *text;
   if (t.rfind(kIndexMagic, 0) != 0) return Error("not a tree index (wrong header)");
@@ -226,6 +231,9 @@ StatCache StatCache::load(const std::filesystem::path& file) {
   }
   if (text->rfind(kCacheMagic, 0) != 0) return c;
   Fields f{std::string_view(*text).substr(kCacheMagic.size())};
+  int64_t saved_at = 0;
+  auto saved = f.next();
+  if (!saved || !number(*saved, &saved_at)) return c;
   std::string_view last;
   while (!f.done()) {
     auto path = f.next(), size = f.next(), mtime = f.next(), ctime = f.next(), ino = f.next(), dev = f.next(),
@@ -236,19 +244,27 @@ StatCache StatCache::load(const std::filesystem::path& file) {
       return StatCache{};  // damaged or out of order: start again (files are read once more)
     s.path = last = *path;
     s.digest = *digest;
+    if (s.mtime_ns >= saved_at - kRacyNs || s.ctime_ns >= saved_at - kRacyNs) continue;  // racy: read it again
     c.entries_.push_back(s);
   }
   c.text_ = std::move(text);
   return c;
 }
 
-void StatCache::save(const std::filesystem::path& file, const TreeListing& listing, const TreeIndex& index) {
+void StatCache::save(const std::filesystem::path& file, const TreeListing& listing, const TreeIndex& index,
+                     std::optional<int64_t> now_ns) {
   std::string text(kCacheMagic);
   text.reserve(listing.entries.size() * 140);
   char num[32];
   auto put_number = [&](auto v) {
     put_field(text, std::string_view(num, static_cast<size_t>(std::to_chars(num, num + sizeof num, v).ptr - num)));
   };
+  if (!now_ns) {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);  // the filesystem's clock: entries near it are racy
+    now_ns = static_cast<int64_t>(now.tv_sec) * 1'000'000'000LL + now.tv_nsec;
+  }
+  put_number(*now_ns);
   for (size_t i = 0; i < listing.entries.size(); ++i) {
     const TreeEntry& e = listing.entries[i];
     if (e.type != EntryType::file || index.entries[i].digest.empty()) continue;
@@ -392,106 +408,168 @@ class PathTable {
   std::vector<std::string_view> paths_;
 };
 
+/// One diff_trees call: which entries of the new tree a delta writes, and which whiteouts it
+/// carries.
+class DeltaMaker {
+ public:
+  DeltaMaker(const TreeIndex& before, const TreeIndex& after)
+      : before_(before), after_(after), old_(before.entries), now_(after.entries), emit_(after.entries.size(), 0) {}
+
+  TreeDelta make(const TreeListing& current) {
+    compare();
+    take_hard_links();
+    remove();
+    emit_ancestors();
+    for (size_t i = 0; i < after_.entries.size(); ++i)
+      if (emit_[i]) {
+        d_.listing.entries.push_back(current.entries[i]);
+        if (current.entries[i].type == EntryType::file) d_.bytes += current.entries[i].size;
+      }
+    // Whiteouts first: an applier that takes the entries in order must hide an old entry
+    // before it writes the new one of the same name (".wh..htaccess" sorts after ".htaccess").
+    auto order = [](const TreeEntry& x, const TreeEntry& y) {
+      return tar_path_less(x.path, x.type == EntryType::dir, y.path, y.type == EntryType::dir);
+    };
+    std::sort(whiteouts_.begin(), whiteouts_.end(), order);
+    std::sort(d_.listing.entries.begin(), d_.listing.entries.end(), order);
+    d_.listing.entries.insert(d_.listing.entries.begin(), whiteouts_.begin(), whiteouts_.end());
+    d_.listing.file_bytes = d_.bytes;
+    return std::move(d_);
+  }
+
+ private:
+  void note(std::string_view p) {
+    if (d_.sample.size() < 5) d_.sample.emplace_back(p.empty() ? "/" : p);
+  }
+  void mark(size_t i, size_t* count) {
+    emit_[i] = 1;
+    ++*count;
+    note(after_.entries[i].path);
+  }
+
+  /// Entries added or changed; the root (the layer's dest) only when its mode changed.
+  void compare() {
+    if (!after_.entries.empty() && !before_.entries.empty() && !after_.entries[0].same(before_.entries[0]))
+      mark(0, &d_.changed);
+    for (size_t i = 1; i < after_.entries.size(); ++i) {
+      const IndexEntry& a = after_.entries[i];
+      int64_t o = old_.find(a.path);
+      if (o < 0) {
+        mark(i, &d_.added);
+        continue;
+      }
+      const IndexEntry& b = before_.entries[static_cast<size_t>(o)];
+      if (b.type != a.type) {
+        whiteouts_.push_back(whiteout(a.path));  // hides the old entry (and a directory's contents)
+        if (b.type == EntryType::dir) gone_dirs_.insert(a.path);
+        mark(i, &d_.changed);
+      } else if (!b.same(a)) {
+        mark(i, &d_.changed);
+      }
+    }
+  }
+
+  /// A link goes with the file it links to, and a file written again takes its links.
+  void take_hard_links() {
+    for (int pass = 0; pass < 2; ++pass)
+      for (size_t i = 1; i < after_.entries.size(); ++i) {
+        const IndexEntry& a = after_.entries[i];
+        if (a.type != EntryType::hardlink) continue;
+        int64_t target = now_.find(a.link);
+        if (target < 0) continue;
+        if (emit_[i] || emit_[static_cast<size_t>(target)]) emit_[i] = emit_[static_cast<size_t>(target)] = 1;
+      }
+  }
+
+  /// Directories that lost every old entry (two or more) and are still directories: one
+  /// opaque marker says it (never the tree's root: at dest "/" it would hide the whole base).
+  std::unordered_set<std::string_view> opaque_dirs(const std::unordered_map<std::string_view, size_t>& lost) const {
+    std::unordered_set<std::string_view> opaque;
+    if (lost.empty()) return opaque;
+    std::unordered_map<std::string_view, size_t> had;  // old entries of those directories
+    for (const auto& b : before_.entries)
+      if (!b.path.empty())
+        if (auto it = lost.find(parent_of(b.path)); it != lost.end()) ++had[it->first];
+    for (const auto& [dir, n] : lost) {
+      int64_t o = old_.find(dir), a = now_.find(dir);
+      if (!dir.empty() && n == had[dir] && n >= 2 && o >= 0 && a >= 0 &&
+          before_.entries[static_cast<size_t>(o)].type == EntryType::dir &&
+          after_.entries[static_cast<size_t>(a)].type == EntryType::dir && !gone_dirs_.count(dir))
+        opaque.insert(dir);
+    }
+    return opaque;
+  }
+
+  /// Removals: the topmost removed path of each subtree is whited out, or its directory made
+  /// opaque; the directory that holds a whiteout is written with it.
+  void remove() {
+    std::vector<const IndexEntry*> removed;
+    std::unordered_map<std::string_view, size_t> lost;  // directory -> old entries removed from it
+    for (const auto& b : before_.entries)
+      if (!b.path.empty() && now_.find(b.path) < 0) {
+        removed.push_back(&b);
+        ++lost[parent_of(b.path)];
+      }
+    auto opaque = opaque_dirs(lost);
+    auto hidden = [&](std::string_view path) {  // under a whited-out or opaque directory
+      for (std::string_view p = parent_of(path);; p = parent_of(p)) {
+        if (gone_dirs_.count(p) || opaque.count(p)) return true;
+        if (p.empty()) return false;
+      }
+    };
+    auto hold = [&](std::string_view dir) {
+      if (int64_t k = now_.find(dir); k >= 0) emit_[static_cast<size_t>(k)] = 1;
+    };
+    for (const IndexEntry* b : removed) {
+      if (hidden(b->path)) continue;
+      whiteouts_.push_back(whiteout(b->path));
+      if (b->type == EntryType::dir) gone_dirs_.insert(b->path);
+      hold(parent_of(b->path));
+      ++d_.removed;
+      note(b->path);
+    }
+    for (std::string_view dir : opaque) {
+      TreeEntry o;
+      o.path = child_path(dir, ".wh..wh..opq");
+      o.type = EntryType::file;
+      o.mode = 0644;
+      whiteouts_.push_back(o);
+      hold(dir);
+      d_.removed += lost[dir];
+      note(dir);
+    }
+  }
+
+  /// Every written entry's directories are written with it, with their owner and mode (a
+  /// runtime that applies the layer would otherwise make them root-owned 0755 in the upper
+  /// layer, and overlayfs shows the upper directory's attributes). Parents come before their
+  /// children, so one pass from the end reaches every chain.
+  void emit_ancestors() {
+    for (size_t i = after_.entries.size(); i-- > 1;)
+      if (emit_[i])
+        for (std::string_view p = parent_of(after_.entries[i].path);; p = parent_of(p)) {
+          int64_t k = now_.find(p);
+          if (k < 0 || emit_[static_cast<size_t>(k)]) break;
+          emit_[static_cast<size_t>(k)] = 1;
+          if (p.empty()) break;
+        }
+  }
+
+  const TreeIndex& before_;
+  const TreeIndex& after_;
+  PathTable old_, now_;
+  std::vector<char> emit_;
+  std::vector<TreeEntry> whiteouts_;
+  std::unordered_set<std::string_view> gone_dirs_;  // old directories hidden as a whole
+  TreeDelta d_;
+};
+
 }  // namespace
 
 TreeDelta diff_trees(const TreeIndex& before, const TreeIndex& after, const TreeListing& current) {
   if (after.entries.size() != current.entries.size())
     throw Error("diff_trees: the index was not made from this listing");
-  PathTable old(before.entries), now(after.entries);
-
-  TreeDelta d;
-  std::vector<char> emit(after.entries.size(), 0);
-  std::vector<TreeEntry> whiteouts;
-  std::unordered_set<std::string_view> gone_dirs;  // old directories hidden as a whole
-  auto note = [&](std::string_view p) {
-    if (d.sample.size() < 5) d.sample.emplace_back(p.empty() ? "/" : p);
-  };
-  for (size_t i = 1; i < after.entries.size(); ++i) {  // the root itself is never written again
-    const IndexEntry& a = after.entries[i];
-    int64_t o = old.find(a.path);
-    if (o < 0) {
-      emit[i] = 1;
-      ++d.added;
-      note(a.path);
-      continue;
-    }
-    const IndexEntry& b = before.entries[static_cast<size_t>(o)];
-    if (b.type != a.type) {
-      whiteouts.push_back(whiteout(a.path));  // hides the old entry (and a directory's contents)
-      if (b.type == EntryType::dir) gone_dirs.insert(a.path);
-      emit[i] = 1;
-      ++d.changed;
-      note(a.path);
-    } else if (!b.same(a)) {
-      emit[i] = 1;
-      ++d.changed;
-      note(a.path);
-    }
-  }
-  // Hard links: a link goes with the file it links to, and a file written again takes its links.
-  for (int pass = 0; pass < 2; ++pass)
-    for (size_t i = 1; i < after.entries.size(); ++i) {
-      const IndexEntry& a = after.entries[i];
-      if (a.type != EntryType::hardlink) continue;
-      int64_t target = now.find(a.link);
-      if (target < 0) continue;
-      if (emit[i] || emit[static_cast<size_t>(target)]) emit[i] = emit[static_cast<size_t>(target)] = 1;
-    }
-  // Removals: the topmost removed path of each subtree; a directory that lost every old entry
-  // (two or more) is made opaque instead.
-  std::vector<const IndexEntry*> removed;
-  std::unordered_map<std::string_view, size_t> lost;  // directory -> old entries removed from it
-  for (const auto& b : before.entries)
-    if (!b.path.empty() && now.find(b.path) < 0) {
-      removed.push_back(&b);
-      ++lost[parent_of(b.path)];
-    }
-  std::unordered_set<std::string_view> opaque;
-  if (!lost.empty()) {
-    std::unordered_map<std::string_view, size_t> had;  // old entries of those directories
-    for (const auto& b : before.entries)
-      if (!b.path.empty())
-        if (auto it = lost.find(parent_of(b.path)); it != lost.end()) ++had[it->first];
-    for (const auto& [dir, n] : lost) {
-      int64_t o = old.find(dir), a = now.find(dir);
-      if (n == had[dir] && n >= 2 && o >= 0 && a >= 0 && before.entries[static_cast<size_t>(o)].type == EntryType::dir &&
-          after.entries[static_cast<size_t>(a)].type == EntryType::dir && !gone_dirs.count(dir))
-        opaque.insert(dir);
-    }
-  }
-  auto hidden = [&](std::string_view path) {  // under a whited-out or opaque directory
-    for (std::string_view p = parent_of(path);; p = parent_of(p)) {
-      if (gone_dirs.count(p) || opaque.count(p)) return true;
-      if (p.empty()) return false;
-    }
-  };
-  for (const IndexEntry* b : removed) {
-    if (hidden(b->path)) continue;
-    whiteouts.push_back(whiteout(b->path));
-    if (b->type == EntryType::dir) gone_dirs.insert(b->path);
-    ++d.removed;
-    note(b->path);
-  }
-  for (std::string_view dir : opaque) {
-    TreeEntry o;
-    o.path = child_path(dir, ".wh..wh..opq");
-    o.type = EntryType::file;
-    o.mode = 0644;
-    whiteouts.push_back(o);
-    d.removed += lost[dir];
-    note(dir);
-  }
-  for (size_t i = 0; i < after.entries.size(); ++i)
-    if (emit[i]) {
-      d.listing.entries.push_back(current.entries[i]);
-      if (current.entries[i].type == EntryType::file) d.bytes += current.entries[i].size;
-    }
-  d.listing.entries.insert(d.listing.entries.end(), whiteouts.begin(), whiteouts.end());
-  std::sort(d.listing.entries.begin(), d.listing.entries.end(), [](const TreeEntry& x, const TreeEntry& y) {
-    return tar_path_less(x.path, x.type == EntryType::dir, y.path, y.type == EntryType::dir);
-  });
-  d.listing.file_bytes = d.bytes;
-  return d;
+  return DeltaMaker(before, after).make(current);
 }
 
 }  // namespace flavourgraph::oci

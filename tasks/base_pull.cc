@@ -40,7 +40,9 @@ TaskOutcome BasePullTask::run(TaskContext& ctx) {
   img.name = pulled.image.name;
   std::string pinned = img.name;
   image_.set(std::move(img));
-  return {pulled.copied ? TaskState::done : TaskState::cached, {}, pinned};
+  std::string reason = pulled.copied ? fmt::format("pinned {}; {} bytes brought into the store", pinned, pulled.bytes_in)
+                                     : fmt::format("pinned {}; the store has what it needs", pinned);
+  return {pulled.copied ? TaskState::done : TaskState::cached, {}, pinned, reason};
 }
 
 }  // namespace flavourgraph

@@ -5,6 +5,7 @@
 
 #include "flavourgraph/oci/digest.h"
 #include "flavourgraph/tasks/backend.h"
+#include "flavourgraph/tasks/previous.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -23,7 +24,7 @@ std::string settings_digest(const PlanBuild& build, const KindSpec& kind) {
 namespace {
 
 /// The image a delta goes on, as the store holds it (its layers may be only at the target).
-ImageData previous_image(const BuildEnv& env, const BuildRecord& r) {
+ImageData previous_image(const BuildEnv& env, const BuildRecord& r, const PlanBuild& build) {
   ImageData img;
   img.manifest = r.manifest;
   auto parsed = oci::Manifest::parse(env.store().read_blob(r.manifest.digest));
@@ -33,8 +34,33 @@ ImageData previous_image(const BuildEnv& env, const BuildRecord& r) {
   if (!img.config.is_object()) throw Error(fmt::format("the last build {}: its config is not a JSON object", r.name));
   img.name = r.name;
   img.external_layers = true;
+  if (env.target().kind == oci::Target::Kind::registry) {  // where its layers are, to fetch one if need be
+    img.remote_host = env.target().host;
+    img.remote_repo = env.target_repository(build.repository);
+  }
   img.settings = r.settings;
   return img;
+}
+
+/// What differs from the last good build (for --explain).
+std::string why_built(const BuildEnv& env, uint32_t build, const ImageData& img, bool cached) {
+  if (cached) return "its base, layers and settings are as the store has them";
+  const PlanBuild& pb = env.plan().builds[build];
+  const BuildRecord* last = env.previous() ? env.previous()->state().find(pb.image_name, pb.flavour_name, pb.kind_name)
+                                           : nullptr;
+  if (!last) return "no previous build";
+  std::vector<std::string> what;
+  auto base = img.parsed.annotations.find("org.opencontainers.image.base.digest");
+  if (base != img.parsed.annotations.end() && base->second != last->base_digest) what.push_back("the base changed");
+  if (img.settings != last->settings) what.push_back("the kind's settings changed");
+  size_t same = 0;
+  while (same < img.parsed.layers.size() && same < last->layers.size() &&
+         img.parsed.layers[same].digest == last->layers[same].digest)
+    ++same;
+  if (same != img.parsed.layers.size() || same != last->layers.size())
+    what.push_back(fmt::format("layers from the {} on changed", same + 1 == 1 ? std::string("first") : fmt::format("#{}", same + 1)));
+  if (what.empty()) what.push_back("its config changed (created time or builder)");
+  return fmt::format("since {}: {}", last->name, fmt::join(what, ", "));
 }
 
 }  // namespace
@@ -57,7 +83,7 @@ TaskOutcome BuildTask::run(TaskContext& ctx) {
   ImageData previous;
   bool delta = choice && choice->delta;
   if (delta) {
-    previous = previous_image(env_, *choice->previous);
+    previous = previous_image(env_, *choice->previous, pb);
     if (!choice->blob) {  // the tree and the settings are as the last build has them: it is the image
       previous.tree_index = inc->tree_index();
       previous.tree_spec = inc->fingerprint();
@@ -88,7 +114,7 @@ TaskOutcome BuildTask::run(TaskContext& ctx) {
   }
   std::string digest = out.image.manifest.digest.str();
   image_.set(std::move(out.image));
-  std::string reason = choice ? choice->reason : out.cached ? "its base, layers and settings are unchanged" : "";
+  std::string reason = choice ? choice->reason : why_built(env_, build_, image(), out.cached);
   return {out.cached ? TaskState::cached : TaskState::done, {}, digest, reason};
 }
 

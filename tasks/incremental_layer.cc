@@ -38,6 +38,7 @@ std::string LayerTask::no_delta(uint32_t build, std::optional<BuildRecord>* prev
   if (env_.settings().no_cache) return "--no-cache";
   if (pb.parent >= 0) return "the kind is built from another kind";
   if (pb.layers.size() != 1) return "the kind has other layers besides this one";
+  if (plan.layers[layer_].spec.dest == "/") return "the layer's dest is /: a delta's whiteouts would hide the base's files";
   if (!env_.previous()) return "no previous build";
   std::string why;
   auto prev = env_.previous()->find(build, &why);
@@ -47,13 +48,93 @@ std::string LayerTask::no_delta(uint32_t build, std::optional<BuildRecord>* prev
   const KindSpec& kind = plan.config->images[pb.image].kinds[pb.kind];
   if (prev->settings != settings_digest(pb, kind)) return "the kind's settings (args, env, labels, ...) changed";
   auto base = bases_.find(build);
-  std::string now = base != bases_.end() ? base->second->image().manifest.digest.str() : "";
+  if (base == bases_.end() || !base->second->has_image()) return "the base was not pulled";
+  std::string now = base->second->image().manifest.digest.str();
   if (prev->base_digest != now)
     return fmt::format("the base changed ({} -> {})", short_digest(prev->base_digest), short_digest(now));
   if (static_cast<int>(prev->layers.size()) >= env_.max_layers())
     return fmt::format("the last image has {} layers (max_layers {})", prev->layers.size(), env_.max_layers());
   *previous = std::move(prev);
   return "";
+}
+
+struct LayerTask::IncrementalRun {
+  oci::TreeListing listing;
+  oci::TreeIndex tree;
+  std::string full_key;  // the full layer's cache key
+  std::map<std::string, std::vector<uint32_t>> by_previous_tree;  // builds by their last tree's digest
+  std::map<std::string, Expected<oci::TreeIndex>> previous_trees;
+  std::map<std::string, oci::TreeDelta> deltas;
+  bool need_full = false;
+  bool built = false;
+  std::vector<std::string> reasons;
+};
+
+void LayerTask::choose(IncrementalRun& run) {
+  for (uint32_t b : env_.plan().layers[layer_].builds) {
+    LayerChoice c;
+    std::string why = no_delta(b, &c.previous);
+    if (why.empty()) {
+      c.delta = true;
+      run.by_previous_tree[c.previous->incremental->index.digest.str()].push_back(b);
+    } else {
+      c.reason = "full layer: " + why;
+      run.need_full = true;
+    }
+    choices_[b] = std::move(c);
+  }
+  for (const auto& [digest, builds] : run.by_previous_tree) {
+    const auto& index = choices_[builds.front()].previous->incremental->index;
+    try {
+      run.previous_trees.emplace(digest, oci::TreeIndex::parse(env_.store().read_blob(index.digest, size_t{1} << 30)));
+    } catch (const oci::StoreError& e) {  // damaged in the store: a full layer, and why
+      run.previous_trees.emplace(digest, Error(e.what()));
+    }
+  }
+}
+
+void LayerTask::take_deltas(TaskContext& ctx, IncrementalRun& run) {
+  for (auto& [previous_tree, builds] : run.by_previous_tree) {
+    const auto& before = run.previous_trees.at(previous_tree);
+    std::string why;
+    oci::TreeDelta delta;
+    if (!before) {
+      why = "the last build's tree index does not read: " + before.message();
+    } else {
+      delta = std::move(run.deltas.at(previous_tree));
+      if (static_cast<double>(delta.bytes) > env_.max_delta() * static_cast<double>(run.tree.file_bytes))
+        why = fmt::format("the delta would be {:.1f} % of the tree (max_delta {:.0f} %)",
+                          100.0 * static_cast<double>(delta.bytes) /
+                              static_cast<double>(std::max<uint64_t>(1, run.tree.file_bytes)),
+                          100 * env_.max_delta());
+    }
+    if (!why.empty()) {
+      for (uint32_t b : builds) choices_[b] = LayerChoice{false, "full layer: " + why, std::nullopt, nullptr};
+      run.need_full = true;
+      continue;
+    }
+    const oci::LayerBlob* blob = nullptr;
+    if (!delta.empty()) {
+      std::string key = oci::sha256_hex("delta\n" + previous_tree + "\n" + index_->digest.str() + "\n" + run.full_key);
+      blob = &(deltas_[previous_tree] = layer_blob(ctx, delta.listing, key, &run.built));
+    }
+    for (uint32_t b : builds) {
+      choices_[b].blob = blob;
+      choices_[b].reason = describe(delta, choices_[b].previous->name);
+    }
+    run.reasons.push_back(describe(delta, choices_[builds.front()].previous->name));
+  }
+}
+
+void LayerTask::take_full(TaskContext& ctx, IncrementalRun& run) {
+  bool full_built = false;
+  blob_.set(layer_blob(ctx, run.listing, run.full_key, &full_built));
+  run.built |= full_built;
+  for (auto& [b, c] : choices_)
+    if (!c.delta) {
+      c.blob = &blob_.get("the layer");
+      run.reasons.push_back(env_.plan().builds[b].id_suffix() + ": " + c.reason);
+    }
 }
 
 TaskOutcome LayerTask::run_incremental(TaskContext& ctx) {
@@ -63,102 +144,41 @@ TaskOutcome LayerTask::run_incremental(TaskContext& ctx) {
   auto stat_file = env_.cache_dir() / "layers" / (oci::sha256_hex(spec.source_path.string()).substr(0, 16) + ".stat");
   // Three things at once: the walk; this machine's stat cache; each image's choice (its last
   // build, maybe from the push target) and the last trees, which the deltas compare against.
-  oci::TreeListing listing;
+  IncrementalRun run;
   oci::StatCache stats;
-  std::map<std::string, std::vector<uint32_t>> by_previous_tree;
-  std::map<std::string, Expected<oci::TreeIndex>> previous_trees;
-  bool need_full = false;
   tbb::this_task_arena::isolate([&] {
     tbb::parallel_invoke(
-        [&] { listing = oci::walk_tree(spec.source_path, oci::Filter(spec.include, spec.exclude), &ctx.cancel()); },
-        [&] { stats = oci::StatCache::load(stat_file); },
-        [&] {
-          for (uint32_t b : pl.builds) {
-            LayerChoice c;
-            std::string why = no_delta(b, &c.previous);
-            if (why.empty()) {
-              c.delta = true;
-              by_previous_tree[c.previous->incremental->index.digest.str()].push_back(b);
-            } else {
-              c.reason = "full layer: " + why;
-              need_full = true;
-            }
-            choices_[b] = std::move(c);
-          }
-          for (const auto& [digest, builds] : by_previous_tree)
-            previous_trees.emplace(digest, oci::TreeIndex::parse(env_.store().read_blob(
-                                               choices_[builds.front()].previous->incremental->index.digest, size_t{1} << 32)));
-        });
+        [&] { run.listing = oci::walk_tree(spec.source_path, oci::Filter(spec.include, spec.exclude), &ctx.cancel()); },
+        [&] { stats = oci::StatCache::load(stat_file); }, [&] { choose(run); });
   });
   if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
-  warn_sockets(ctx, listing.skipped);
+  warn_sockets(ctx, run.listing.skipped);
   // The tree as content: only files whose stat changed since this machine last looked are read.
   oci::IndexStats read;
-  oci::TreeIndex tree = oci::index_tree(spec.source_path, listing, fingerprint_, stats, ctx.cancel(), &read);
+  run.tree = oci::index_tree(spec.source_path, run.listing, fingerprint_,
+                             env_.settings().no_cache ? oci::StatCache{} : stats, ctx.cancel(), &read);
   ctx.add_bytes_in(read.bytes_read);
-  std::map<std::string, oci::TreeDelta> deltas;
-  for (const auto& [digest, before] : previous_trees)
-    if (before) deltas.emplace(digest, oci::TreeDelta{});
+  run.full_key = oci::layer_cache_key(spec.source_path, oci::tree_hash(run.listing), tar_options(), pl.compression,
+                                      spec.include, spec.exclude);
+  for (const auto& [digest, before] : run.previous_trees)
+    if (before) run.deltas.emplace(digest, oci::TreeDelta{});
   tbb::this_task_arena::isolate([&] {
-    tbb::parallel_invoke([&] { oci::StatCache::save(stat_file, listing, tree); },
-                         [&] { index_ = env_.store().put_blob(tree.serialize(), oci::kTreeIndexMediaType); },
-                         [&] {
-                           for (auto& [digest, delta] : deltas) delta = oci::diff_trees(*previous_trees.at(digest), tree, listing);
-                         });
+    tbb::parallel_invoke(
+        [&] { oci::StatCache::save(stat_file, run.listing, run.tree); },
+        [&] { index_ = env_.store().put_blob(run.tree.serialize(), oci::kTreeIndexMediaType); },
+        [&] {
+          for (auto& [digest, delta] : run.deltas)
+            delta = oci::diff_trees(*run.previous_trees.at(digest), run.tree, run.listing);
+        });
   });
-  bool built = false;
-  std::vector<std::string> reasons;
-  for (auto& [previous_tree, builds] : by_previous_tree) {
-    const BuildRecord& prev = *choices_[builds.front()].previous;
-    const auto& before = previous_trees.at(previous_tree);
-    std::string why;
-    oci::TreeDelta delta;
-    if (!before) {
-      why = "the last build's tree index does not read: " + before.message();
-    } else {
-      delta = std::move(deltas.at(previous_tree));
-      if (static_cast<double>(delta.bytes) > env_.max_delta() * static_cast<double>(tree.file_bytes))
-        why = fmt::format("the delta would be {:.1f} % of the tree (max_delta {:.0f} %)",
-                          100.0 * static_cast<double>(delta.bytes) / static_cast<double>(std::max<uint64_t>(1, tree.file_bytes)),
-                          100 * env_.max_delta());
-    }
-    if (!why.empty()) {
-      for (uint32_t b : builds) choices_[b] = LayerChoice{false, "full layer: " + why, std::nullopt, nullptr};
-      need_full = true;
-      continue;
-    }
-    const oci::LayerBlob* blob = nullptr;
-    if (!delta.empty()) {
-      std::string key = oci::sha256_hex("delta\n" + previous_tree + "\n" + index_->digest.str() + "\n" +
-                                        oci::layer_cache_key(spec.source_path, oci::tree_hash(listing), tar_options(),
-                                                             pl.compression, spec.include, spec.exclude));
-      blob = &(deltas_[previous_tree] = layer_blob(ctx, delta.listing, key, &built));
-    }
-    for (uint32_t b : builds) {
-      choices_[b].blob = blob;
-      choices_[b].reason = describe(delta, choices_[b].previous->name);
-    }
-    reasons.push_back(describe(delta, prev.name));
-  }
-  if (need_full) {
-    bool full_built = false;
-    blob_.set(layer_blob(ctx, listing,
-                         oci::layer_cache_key(spec.source_path, oci::tree_hash(listing), tar_options(), pl.compression,
-                                              spec.include, spec.exclude),
-                         &full_built));
-    built |= full_built;
-    for (auto& [b, c] : choices_)
-      if (!c.delta) {
-        c.blob = &blob_.get("the layer");
-        reasons.push_back(env_.plan().builds[b].id_suffix() + ": " + c.reason);
-      }
-  }
+  take_deltas(ctx, run);
+  if (run.need_full) take_full(ctx, run);
   if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
   // The output: the full layer when there is one (as for any layer), else the tree index.
-  TaskOutcome out{built ? TaskState::done : TaskState::cached, {},
+  TaskOutcome out{run.built ? TaskState::done : TaskState::cached, {},
                   blob_.has() ? blob_.get("the layer").blob.digest.str() : index_->digest.str(), {}};
   out.reason = fmt::format("{} file(s) read for the tree index ({}); {}", read.files_read, megabytes(read.bytes_read),
-                           fmt::join(reasons, "; "));
+                           fmt::join(run.reasons, "; "));
   return out;
 }
 

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <regex>
 
 #include "flavourgraph/oci/tree_index.h"
 
@@ -19,22 +18,39 @@ std::string tag_of(const std::string& name) {
   return colon != std::string::npos && (slash == std::string::npos || colon > slash) ? name.substr(colon + 1) : "";
 }
 
-std::string regex_escape(std::string_view s) {
-  static const std::string special = R"(\^$.|?*+()[]{})";
-  std::string out;
-  for (char c : s) {
-    if (special.find(c) != std::string::npos) out += '\\';
-    out += c;
-  }
-  return out;
+/// The timestamp of `tag` when it is prefix + YYYY-MM-DD-HHMMSS + suffix, else empty.
+std::string_view timestamp_in(std::string_view tag, std::string_view prefix, std::string_view suffix) {
+  constexpr std::string_view shape = "0000-00-00-000000";
+  if (tag.size() != prefix.size() + shape.size() + suffix.size() || !tag.starts_with(prefix) || !tag.ends_with(suffix))
+    return {};
+  std::string_view t = tag.substr(prefix.size(), shape.size());
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] == '-' ? t[i] != '-' : (t[i] < '0' || t[i] > '9')) return {};
+  return t;
 }
 
 }  // namespace
 
 std::optional<BuildRecord> PreviousBuilds::find(uint32_t build, std::string* why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = found_.find(build); it != found_.end()) {
+      if (!it->second.record && why) *why = it->second.why;
+      return it->second.record;
+    }
+  }
+  // Looked up without the lock (it may go to the push target); two racing lookups of one build
+  // find the same, and the first kept wins.
+  Found f;
+  try {
+    f = look_up(plan_.builds[build]);
+  } catch (const oci::Cancelled&) {
+    throw;
+  } catch (const Error& e) {
+    f = {std::nullopt, std::string("the last build could not be looked up: ") + e.what()};
+  }
   std::lock_guard lock(mutex_);
-  auto it = found_.find(build);
-  if (it == found_.end()) it = found_.emplace(build, look_up(plan_.builds[build])).first;
+  auto it = found_.emplace(build, std::move(f)).first;
   if (!it->second.record && why) *why = it->second.why;
   return it->second.record;
 }
@@ -54,8 +70,12 @@ std::unique_ptr<oci::ImageSource> PreviousBuilds::target_source(const PlanBuild&
 
 PreviousBuilds::Found PreviousBuilds::look_up(const PlanBuild& b) {
   if (const BuildRecord* r = state_.find(b.image_name, b.flavour_name, b.kind_name)) {
-    bool complete = store_.has_blob(r->manifest.digest, r->manifest.size) && store_.has_blob(r->config.digest) &&
-                    (!r->incremental || store_.has_blob(r->incremental->index.digest));
+    // A delta goes where the last image is: at this push target, in this repository.
+    if (r->name.rfind(plan_.registry + "/" + b.repository + ":", 0) != 0)
+      return {std::nullopt, "the last build " + r->name + " is not at the push target " + plan_.registry};
+    bool complete = store_.has_blob(r->manifest.digest, r->manifest.size) &&
+                    store_.has_blob(r->config.digest, r->config.size) &&
+                    (!r->incremental || store_.has_blob(r->incremental->index.digest, r->incremental->index.size));
     if (complete) return {*r, {}};
     // The store was cleaned since: what a delta needs comes from the target again.
     Found f = fetch(b, tag_of(r->name));
@@ -71,39 +91,30 @@ PreviousBuilds::Found PreviousBuilds::look_up(const PlanBuild& b) {
       return {std::nullopt, "the previous report's image " + *name + " is not at the push target " + plan_.registry};
     tag = tag_of(*name);
   } else {
-    tag = newest_tag(b);
+    try {
+      tag = newest_tag(b);
+    } catch (const oci::Cancelled&) {
+      throw;
+    } catch (const Error& e) {
+      return {std::nullopt, std::string("no previous build found: the push target's tags could not be listed: ") + e.what()};
+    }
     if (tag.empty()) return {std::nullopt, "no previous build"};
   }
   return fetch(b, tag);
 }
 
 std::string PreviousBuilds::newest_tag(const PlanBuild& b) {
-  // Tags the tag template would give this flavour at some time: {timestamp} is the order.
-  std::string pattern;
-  const std::string& tmpl = plan_.config->tag_template;
-  bool has_time = false;
-  for (size_t i = 0; i < tmpl.size();) {
-    auto open = tmpl.find('{', i);
-    pattern += regex_escape(tmpl.substr(i, open == std::string::npos ? std::string::npos : open - i));
-    if (open == std::string::npos) break;
-    auto close = tmpl.find('}', open);
-    if (close == std::string::npos) return "";
-    std::string var = tmpl.substr(open + 1, close - open - 1);
-    if (var == "timestamp") {
-      pattern += "([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{6})";
-      has_time = true;
-    } else if (var == "flavour") {
-      pattern += regex_escape(b.flavour_name);
-    } else {
-      std::string value;
-      for (const auto& [k, v] : b.args)
-        if (k == var) value = v;
-      pattern += regex_escape(value);
-    }
-    i = close + 1;
-  }
-  if (!has_time) return "";
-  std::regex re(pattern);
+  // Tags the tag template gives this build at some time: {timestamp} is the order.
+  const std::string marker = "\x01timestamp\x01";
+  StringPairs vars = b.args;
+  vars.emplace_back("image", b.image_name);
+  vars.emplace_back("flavour", b.flavour_name);
+  vars.emplace_back("kind", b.kind_name);
+  vars.emplace_back("timestamp", marker);
+  std::string tag = expand_template(plan_.config->tag_template, vars, nullptr);
+  auto at = tag.find(marker);
+  if (at == std::string::npos) return "";
+  std::string_view prefix = std::string_view(tag).substr(0, at), suffix = std::string_view(tag).substr(at + marker.size());
   std::vector<std::string> tags;
   if (target_.kind == oci::Target::Kind::layout) {
     if (!target_layout_) return "";
@@ -113,11 +124,12 @@ std::string PreviousBuilds::newest_tag(const PlanBuild& b) {
     std::string repo = target_.prefix.empty() ? b.repository : target_.prefix + "/" + b.repository;
     tags = registries_.client(target_.host).tags(repo);
   }
-  std::string best, best_time;
+  std::string best;
+  std::string_view best_time;
   for (const auto& t : tags) {
-    std::smatch m;
-    if (std::regex_match(t, m, re) && m[1].str() > best_time && t != b.tag) {
-      best_time = m[1].str();
+    std::string_view time = timestamp_in(t, prefix, suffix);
+    if (!time.empty() && time > best_time && t != b.tag) {
+      best_time = time;
       best = t;
     }
   }
@@ -152,8 +164,9 @@ PreviousBuilds::Found PreviousBuilds::fetch(const PlanBuild& b, const std::strin
     r.settings = note("io.flavourgraph.settings");
     auto index = oci::fetch_tree_index(*source, ref_at_target(b, oci::referrers_tag(m.digest)), m.digest, store_);
     if (index) {
-      auto tree = oci::TreeIndex::parse(store_.read_blob(index->digest, size_t{1} << 32));
-      if (tree) r.incremental = BuildRecord::Incremental{tree->spec, *index};
+      auto tree = oci::TreeIndex::parse(store_.read_blob(index->digest, size_t{1} << 30));
+      if (!tree) return {std::nullopt, "the last build " + name + "'s tree index does not read: " + tree.message()};
+      r.incremental = BuildRecord::Incremental{tree->spec, *index};
     }
     return {std::move(r), {}};
   } catch (const oci::Cancelled&) {

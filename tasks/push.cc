@@ -45,14 +45,17 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
     oci::IndexArtifact art = oci::index_artifact(*img.tree_index, img.manifest);
     store.put_blob(oci::kEmptyJson, oci::kEmptyMediaType);
     oci::Descriptor art_desc = store.put_blob(art.manifest, oci::media::kManifest);
-    oci::Descriptor referrers = store.put_blob(art.referrers, oci::media::kIndex);
+    std::string tag = oci::referrers_tag(img.manifest.digest);
+    auto existing = sink.tag_manifest(repo, tag);
+    oci::Descriptor referrers =
+        store.put_blob(existing ? oci::add_referrer(*existing, art) : art.referrers, oci::media::kIndex);
     for (const oci::Descriptor* d : std::initializer_list<const oci::Descriptor*>{&*img.tree_index, &art.config}) {
       auto r = sink.put_blob(repo, *d, store, {}, {});
       sent += r.sent;
       placed |= r.placed;
     }
     placed |= sink.put_manifest(repo, art_desc, store);
-    changed |= sink.put_tag(repo, oci::referrers_tag(img.manifest.digest), referrers, store).changed;
+    changed |= sink.put_tag(repo, tag, referrers, store).changed;
   }
   ctx.add_bytes_out(sent);
   std::string ref = fmt::format("{}@{}", pb.image_ref(env_.plan().registry), img.manifest.digest.str());
@@ -77,6 +80,11 @@ std::vector<std::string> PushTask::mount_candidates(const oci::Descriptor& d, si
   auto add_build = [&](uint32_t b) {
     if (plan.builds[b].published) add(env_.target_repository(plan.builds[b].repository));
   };
+  // A delta's image holds the layers of the last build, which live in its own repository.
+  for (const BuildTask* b = &image_; b;) {
+    if (b->image().external_layers) add(env_.target_repository(plan.builds[b->index()].repository));
+    b = plan.builds[b->index()].parent >= 0 ? static_cast<const BuildTask*>(&b->base()) : nullptr;
+  }
   if (index >= img.parsed.layers.size()) return out;
   // Walk this image's `from` chain: its layer tasks and, at the root, its base.
   for (const BuildTask* b = &image_; b;) {

@@ -14,7 +14,8 @@ TaskOutcome RenderValuesTask::run(TaskContext& ctx) {
   if (wrote) ctx.add_bytes_out(v.content.size());
   std::string path = (env_.values()->dir() / v.file).string();
   rendered_.set(std::move(v));
-  return {wrote ? TaskState::done : TaskState::cached, {}, path};
+  return {wrote ? TaskState::done : TaskState::cached, {}, path,
+          wrote ? "its images changed (or it was not there)" : "the file already says this"};
 }
 
 }  // namespace flavourgraph

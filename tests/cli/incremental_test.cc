@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "example.h"
+#include "flavourgraph/oci/layout.h"
 #include "registry_server.h"
 #include "test_util.h"
 
@@ -169,6 +170,13 @@ TEST_CASE("a fresh machine builds the same delta from the index published at the
   fgtest::RegistryServer reg;
   fgtest::TempDir tmp;
   fs::copy(fgtest::source_dir() + "/configs/example", tmp / "cfg", fs::copy_options::recursive);
+  {  // a tag template with more than the timestamp and the flavour in it
+    std::string images = fgtest::read_file(tmp / "cfg/images.yaml");
+    auto at = images.find("tag: \"{timestamp}-{flavour}\"");
+    REQUIRE(at != std::string::npos);
+    images.replace(at, std::string("tag: \"{timestamp}-{flavour}\"").size(), "tag: \"{timestamp}-{flavour}-{kind}\"");
+    fgtest::write_file(tmp / "cfg/images.yaml", images);
+  }
   auto build = [&](const std::string& machine, const std::string& stamp, const std::string& extra = "") {
     auto r = run(quote(fgtest::binary()) + " build -c " + quote((tmp / "cfg/images.yaml").string()) + " -d " +
                  quote((tmp / "cfg/deployments.yaml").string()) + " --store " + quote((tmp / machine / "store").string()) +
@@ -193,10 +201,68 @@ TEST_CASE("a fresh machine builds the same delta from the index published at the
   }
   // Machine b never downloaded the previous image's layers (only its manifest, config, index).
   auto first = json::parse(run("skopeo inspect --raw --tls-verify=false " +
-                               quote("docker://" + reg.address() + "/restricted/mediawiki-multiversion:2024-10-29-190315-publish"))
+                               quote("docker://" + reg.address() + "/restricted/mediawiki-multiversion:2024-10-29-190315-publish-image"))
                                .out);
   std::string app_layer = first["layers"].back()["digest"];
   CHECK_FALSE(fs::exists(tmp / "b/store/blobs/sha256" / app_layer.substr(7)));
   CHECK(fs::exists(tmp / "a/store/blobs/sha256" / app_layer.substr(7)));
   CHECK(on_b["push:mediawiki:publish:image"]["bytes_out"].get<uint64_t>() < 10000);  // the delta, not the tree
+}
+
+TEST_CASE("a damaged tree index in the store gives a full layer and says why; a failed base fails only its images") {
+  Example ex;
+  REQUIRE(ex.build().status == 0);
+  json rec = json::parse(fgtest::read_file(ex.state / "builds/mediawiki/publish/image.json"));
+  fs::path blob = ex.store / "blobs/sha256" / rec["incremental"]["index"]["digest"].get<std::string>().substr(7);
+  fs::permissions(blob, fs::perms::owner_write, fs::perm_options::add);
+  fgtest::write_file(blob, "garbage");
+  fgtest::write_file(ex.cfg_dir / "app/w/index.php", "<?php echo 'x';\n");
+  ex.timestamp = "2024-11-05-100000";
+  auto r = ex.build(ex.meta_arg("m.json"));
+  INFO(r.err);
+  CHECK(r.status == 0);
+  auto tasks = tasks_of(ex.metadata("m.json"));
+  CHECK(tasks["build:mediawiki:publish:image"]["reason"].get<std::string>().rfind("full layer:", 0) == 0);
+
+  // -k with the PHP 8.1 base failing: the shared app layer still runs (it builds whole what
+  // it cannot compare), and the PHP 7.4 images are built.
+  fgtest::write_file(ex.cfg_dir / "app/w/index.php", "<?php echo 'y';\n");
+  ex.timestamp = "2024-11-06-100000";
+  auto k = ex.build("-k --fail base-pull:oci:bases:php8.1-fpm-multiversion-base" + ex.meta_arg("k.json"));
+  CHECK(k.status == 1);
+  auto after = tasks_of(ex.metadata("k.json"));
+  CHECK(after["build:mediawiki:publish:image"]["state"] == "done");
+  CHECK(after["build:mediawiki:publish-81:image"]["state"] == "skipped");
+}
+
+TEST_CASE("the tree index goes beside what other tools attached to the image, and survives a rebuild") {
+  Example ex;
+  REQUIRE(ex.build().status == 0);
+  json index = json::parse(fgtest::read_file(ex.registry / "index.json"));
+  std::string ref;
+  for (const auto& m : index["manifests"]) {
+    std::string name = m["annotations"]["org.opencontainers.image.ref.name"];
+    if (name.rfind(std::string(kImage) + ":sha256-", 0) == 0) ref = name;
+  }
+  REQUIRE_FALSE(ref.empty());
+  // Another tool's referrer (a signature, say), added to the referrers index by hand.
+  auto layout = flavourgraph::oci::Layout::open(ex.registry, false);
+  auto referrers = json::parse(layout->read_blob(layout->resolve(ref)->digest));
+  json signature = {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                    {"digest", "sha256:" + std::string(64, 'e')},
+                    {"size", 10},
+                    {"artifactType", "application/vnd.example.signature"}};
+  referrers["manifests"].push_back(signature);
+  std::string text = referrers.dump();
+  layout->lock();
+  auto d = layout->put_blob(text, "application/vnd.oci.image.index.v1+json");
+  layout->set_ref(ref, d);
+  layout.reset();
+  ex.timestamp = "2024-11-05-100000";  // unchanged tree: the same images, pushed again
+  REQUIRE(ex.build().status == 0);
+  auto again = flavourgraph::oci::Layout::open(ex.registry, false);
+  auto now = json::parse(again->read_blob(again->resolve(ref)->digest));
+  REQUIRE(now["manifests"].size() == 2);
+  CHECK(now["manifests"][0]["artifactType"] == "application/vnd.example.signature");
+  CHECK(now["manifests"][1]["artifactType"] == "application/vnd.flavourgraph.tree-index.v1");
 }

@@ -1,5 +1,6 @@
 // Tree indexes (content only), the stat cache, and tree deltas as layer changesets.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,12 @@ using namespace flavourgraph::oci;
 namespace fs = std::filesystem;
 
 namespace {
+
+int64_t now_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000LL + t.tv_nsec;
+}
 
 struct Indexed {
   TreeListing listing;
@@ -66,7 +73,8 @@ TEST_CASE("the stat cache: an unchanged tree is indexed without reading a file; 
   auto first = index_of(tmp.path(), cache);
   CHECK(first.stats.files_read == 20);
   fgtest::TempDir state;
-  StatCache::save(state / "cache", first.listing, first.index);
+  // As if saved a while after the files were written (they are not "racy" then).
+  StatCache::save(state / "cache", first.listing, first.index, now_ns() + 1'000'000'000);
   StatCache loaded = StatCache::load(state / "cache");
   CHECK(loaded.size() == 20);
   auto second = index_of(tmp.path(), loaded);
@@ -113,9 +121,12 @@ TEST_CASE("a tree delta: changes, additions, whiteouts, type changes, opaque dir
   auto after = index_of(root, cache);
   TreeDelta d = diff_trees(before.index, after.index, after.listing);
 
-  CHECK(paths(d) == std::vector<std::string>{".wh.gone.txt", ".wh.olddir", ".wh.todir", ".wh.tofile", "added",
-                                             "added/new.txt", "cleared/.wh..wh..opq", "cleared/3", "edit.txt", "link",
-                                             "mode.sh", "target", "todir", "todir/inside", "tofile", "zlink"});
+  // Whiteouts first (each hides an old entry before a new one of its name is written), then the
+  // entries in tar order, each with its directories ("" is the tree's root).
+  CHECK(paths(d) == std::vector<std::string>{".wh.gone.txt", ".wh.olddir", ".wh.todir", ".wh.tofile",
+                                             "cleared/.wh..wh..opq", "", "added", "added/new.txt", "cleared", "cleared/3",
+                                             "edit.txt", "link", "mode.sh", "target", "todir", "todir/inside", "tofile",
+                                             "zlink"});
   CHECK(d.added == 5);    // added, added/new.txt, cleared/3, todir/inside, zlink
   CHECK(d.changed == 5);  // edit.txt, link, mode.sh, todir, tofile
   CHECK(d.removed == 4);  // gone.txt, olddir (one whiteout for its subtree), cleared's 2 entries
@@ -129,10 +140,85 @@ TEST_CASE("a tree delta: changes, additions, whiteouts, type changes, opaque dir
   CHECK(diff_trees(after.index, again.index, again.listing).empty());
 }
 
+TEST_CASE("a whiteout's directory is written with it, with its mode, and the directories above it") {
+  fgtest::TempDir tmp;
+  auto root = tmp / "t";
+  fgtest::write_file(root / "conf/private/a.key", "a\n");
+  fgtest::write_file(root / "conf/private/b.key", "b\n");
+  fgtest::write_file(root / "other.txt", "same\n");
+  ::chmod((root / "conf/private").c_str(), 0750);
+  StatCache none;
+  auto before = index_of(root, none);
+  fs::remove(root / "conf/private/a.key");
+  auto after = index_of(root, none);
+  TreeDelta d = diff_trees(before.index, after.index, after.listing);
+  CHECK(paths(d) == std::vector<std::string>{"conf/private/.wh.a.key", "", "conf", "conf/private"});
+  auto priv = std::find_if(d.listing.entries.begin(), d.listing.entries.end(),
+                           [](const TreeEntry& e) { return e.path == "conf/private"; });
+  REQUIRE(priv != d.listing.entries.end());
+  CHECK((priv->mode & 07777) == 0750);
+  CHECK(d.removed == 1);
+}
+
 TEST_CASE("tar order of whole paths: a directory before its contents, as a tar stream lists them") {
   CHECK(tar_path_less("a", true, "a/b", false));
   CHECK(tar_path_less("a-c", false, "a", true));  // "a-c" < "a/"
   CHECK(tar_path_less("a", false, "a-c", false));
   CHECK(tar_path_less("a.b/x", false, "a/y", false));
   CHECK_FALSE(tar_path_less("a/b", false, "a", true));
+}
+
+TEST_CASE("a delta hides an old entry before it writes a new one of that name, whatever the name's bytes") {
+  fgtest::TempDir tmp;
+  auto root = tmp / "t";
+  fgtest::write_file(root / ".htaccess", "Deny from all\n");
+  fgtest::write_file(root / "-x", "dash\n");
+  StatCache none;
+  auto before = index_of(root, none);
+  fs::remove(root / ".htaccess");
+  fs::create_symlink("elsewhere", root / ".htaccess");
+  fs::remove(root / "-x");
+  fgtest::write_file(root / "-x/inside", "now a dir\n");
+  auto after = index_of(root, none);
+  auto p = paths(diff_trees(before.index, after.index, after.listing));
+  auto at = [&](const std::string& name) { return std::find(p.begin(), p.end(), name) - p.begin(); };
+  CHECK(at(".wh..htaccess") < at(".htaccess"));
+  CHECK(at(".wh.-x") < at("-x"));
+}
+
+TEST_CASE("a delta writes the root again when its mode changed, and never makes the root opaque") {
+  fgtest::TempDir tmp;
+  auto root = tmp / "t";
+  fgtest::write_file(root / "a/1", "1\n");
+  fgtest::write_file(root / "b/2", "2\n");
+  StatCache none;
+  auto before = index_of(root, none);
+  ::chmod(root.c_str(), 0750);
+  auto chmodded = index_of(root, none);
+  TreeDelta d = diff_trees(before.index, chmodded.index, chmodded.listing);
+  CHECK_FALSE(d.empty());
+  CHECK(paths(d) == std::vector<std::string>{""});
+  // Every old top-level entry gone: whiteouts each, no opaque marker at the root (at dest "/"
+  // it would hide the whole base image).
+  fs::remove_all(root / "a");
+  fs::remove_all(root / "b");
+  fgtest::write_file(root / "c/3", "3\n");
+  auto after = index_of(root, none);
+  auto p = paths(diff_trees(chmodded.index, after.index, after.listing));
+  CHECK(std::find(p.begin(), p.end(), ".wh..wh..opq") == p.end());
+  CHECK(std::find(p.begin(), p.end(), ".wh.a") != p.end());
+}
+
+TEST_CASE("the stat cache does not trust a file changed just before it was saved") {
+  fgtest::TempDir tmp;
+  fgtest::write_file(tmp / "t/old", "old\n");
+  timespec past[2] = {{946684800, 0}, {946684800, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, (tmp / "t/old").c_str(), past, 0) == 0);  // mtime long ago; ctime now
+  fgtest::write_file(tmp / "t/fresh", "fresh\n");
+  StatCache none;
+  auto first = index_of(tmp / "t", none);
+  StatCache::save(tmp / "cache", first.listing, first.index);
+  // Both files' ctime is within the racy window of the save: neither is trusted yet.
+  auto loaded = StatCache::load(tmp / "cache");
+  CHECK(loaded.size() == 0);
 }

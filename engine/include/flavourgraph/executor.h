@@ -24,6 +24,7 @@ struct ExecTask {
   Pool pool = Pool::cpu;
   std::vector<uint32_t> deps;  ///< indices of earlier or later tasks; the graph must be acyclic
   double weight = 1;           ///< estimated cost, for critical-path-first priorities
+  std::vector<uint32_t> after;  ///< ordering only: their failure does not skip this task
 };
 
 struct ExecGraph {

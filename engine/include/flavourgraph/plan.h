@@ -85,6 +85,9 @@ struct PlanTask {
   std::string id;
   TaskKind kind;
   std::vector<uint32_t> deps;  ///< indices of tasks that must end first
+  /// Tasks that must end first but whose failure does not keep this one from running (an
+  /// incremental layer waits for the bases it compares, and builds whole where one failed).
+  std::vector<uint32_t> after;
   uint32_t subject = 0;        ///< index into bases / layers / builds / releases by kind
 };
 

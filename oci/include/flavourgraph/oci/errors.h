@@ -14,6 +14,12 @@ class StoreError : public Error {
   explicit StoreError(std::string message) : Error(std::move(message)) {}
 };
 
+/// What was asked for is not there (an image name a layout does not hold).
+class NotFound : public StoreError {
+ public:
+  explicit NotFound(std::string message) : StoreError(std::move(message)) {}
+};
+
 /// A registry exchange failed: its HTTP status (0 for transport errors) and whether asking
 /// again may succeed (connection errors, 5xx, 429).
 class RegistryError : public Error {

@@ -102,6 +102,8 @@ class ImageSink {
   /// Puts `manifest` (in `store`) by its digest, with no name: for manifests a tagged one
   /// refers to. True when the target did not have it.
   virtual bool put_manifest(const std::string& repository, const Descriptor& manifest, Layout& store) = 0;
+  /// The manifest `repository:tag` names at the target now; nullopt when none.
+  virtual std::optional<std::string> tag_manifest(const std::string& repository, const std::string& tag) = 0;
   /// True when put_blob can mount from other repositories (a registry), so that callers look
   /// for candidates.
   [[nodiscard]] virtual bool mounts() const { return false; }
@@ -116,6 +118,7 @@ class LayoutSink final : public ImageSink {
   TagResult put_tag(const std::string& repository, const std::string& tag, const Descriptor& manifest,
                     Layout& store) override;
   bool put_manifest(const std::string& repository, const Descriptor& manifest, Layout& store) override;
+  std::optional<std::string> tag_manifest(const std::string& repository, const std::string& tag) override;
 
  private:
   Layout& layout_;
@@ -131,6 +134,7 @@ class RegistrySink final : public ImageSink {
   TagResult put_tag(const std::string& repository, const std::string& tag, const Descriptor& manifest,
                     Layout& store) override;
   bool put_manifest(const std::string& repository, const Descriptor& manifest, Layout& store) override;
+  std::optional<std::string> tag_manifest(const std::string& repository, const std::string& tag) override;
   [[nodiscard]] bool mounts() const override { return true; }
 
  private:
@@ -160,6 +164,9 @@ struct IndexArtifact {
   std::string referrers;    ///< the index to put under referrers_tag(image)
 };
 IndexArtifact index_artifact(const Descriptor& index_blob, const Descriptor& image);
+/// The referrers index `existing` with our tree index's entry in place of any earlier one:
+/// what other tools attached to the image (signatures, SBOMs) stays listed.
+std::string add_referrer(std::string_view existing, const IndexArtifact& art);
 inline constexpr std::string_view kEmptyJson = "{}";
 inline constexpr std::string_view kEmptyMediaType = "application/vnd.oci.empty.v1+json";
 /// The tree index published for `image` through `source` (whose refs are `ref_of(tag)`),

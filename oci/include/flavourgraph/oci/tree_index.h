@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,8 +60,10 @@ class StatCache {
   /// An empty cache when the file is missing or does not read.
   static StatCache load(const std::filesystem::path& file);
   /// The files of `listing` with their digests in `index` (made from it), through a temp file
-  /// and a rename.
-  static void save(const std::filesystem::path& file, const TreeListing& listing, const TreeIndex& index);
+  /// and a rename. Files changed within a clock tick of `now_ns` (default: the clock) are not
+  /// trusted when the cache is loaded again: they may change again without their stat changing.
+  static void save(const std::filesystem::path& file, const TreeListing& listing, const TreeIndex& index,
+                   std::optional<int64_t> now_ns = std::nullopt);
   /// The digest of `e` when its stat is the one recorded, else null.
   [[nodiscard]] const std::string_view* find(const TreeEntry& e) const;
   [[nodiscard]] size_t size() const { return entries_.size(); }

@@ -61,8 +61,6 @@ class BasePullTask final : public ImageTask {
   uint32_t base_;
 };
 
-/// layer: a reproducible, compressed tar of a source tree, cached by a key computed from the
-/// tree's listing (no file is read when the key is unchanged).
 /// How one image gets an incremental layer: a delta on its last good build, or the full layer.
 struct LayerChoice {
   bool delta = false;
@@ -101,6 +99,13 @@ class LayerTask final : public Task {
  private:
   TaskOutcome run_full(TaskContext& ctx);
   TaskOutcome run_incremental(TaskContext& ctx);
+  struct IncrementalRun;  // one run_incremental's working state
+  /// Each image's choice, and the last trees the deltas compare against.
+  void choose(IncrementalRun& run);
+  /// A delta per previous tree (or the full layer, said why, where it would be too big).
+  void take_deltas(TaskContext& ctx, IncrementalRun& run);
+  /// The full layer, for the images that take no delta.
+  void take_full(TaskContext& ctx, IncrementalRun& run);
   /// Builds (or finds in the cache) the layer of `listing` into the store; `key` names its
   /// cache entry. Sets `*built` when it wrote a new blob.
   oci::LayerBlob layer_blob(TaskContext& ctx, const oci::TreeListing& listing, const std::string& key, bool* built);
