@@ -10,25 +10,29 @@
 #include <csignal>
 #include <cstring>
 
+#include "flavourgraph/cancel.h"
+
 extern char** environ;
 
 namespace flavourgraph {
 
-ProcessResult run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd) {
-  ProcessResult r;
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return r;
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    ::close(out[0]);
-    ::close(out[1]);
-    return r;
-  }
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Appends to `sink`, keeping at most `keep` bytes (0 = all).
+void append_tail(std::string& sink, const char* data, size_t n, size_t keep) {
+  sink.append(data, n);
+  if (keep && sink.size() > 2 * keep) sink.erase(0, sink.size() - keep);
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& o, int out_fd, int err_fd, std::string& error) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  if (!o.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, o.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, defaults;
@@ -39,7 +43,12 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::files
   sigaddset(&defaults, SIGPIPE);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (o.cancel || o.timeout.count() > 0) {
+    flags |= POSIX_SPAWN_SETPGROUP;  // its own group, so that stopping it stops its children too
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
+  posix_spawnattr_setflags(&attr, flags);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -47,20 +56,38 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::files
   int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  ::close(out[1]);
-  ::close(err[1]);
   if (rc != 0) {
-    r.err = std::string("cannot run ") + argv[0] + ": " + std::strerror(rc);
-    ::close(out[0]);
-    ::close(err[0]);
-    return r;
+    error = std::string("cannot run ") + argv[0] + ": " + std::strerror(rc);
+    return -1;
   }
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&r.out, &r.err};
+  return pid;
+}
+
+/// Reads both pipes until they close, stopping the child's group when it is cancelled or
+/// runs out of time (SIGTERM, then SIGKILL after the grace period).
+void pump(pid_t pid, int out_fd, int err_fd, const ProcessOptions& o, ProcessResult& r) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  std::string* sinks[2] = {&r.out, o.merge_stderr ? &r.out : &r.err};
   int open_fds = 2;
   char buf[65536];
+  bool watching = o.cancel || o.timeout.count() > 0;
+  auto deadline = o.timeout.count() > 0 ? Clock::now() + o.timeout : Clock::time_point::max();
+  Clock::time_point kill_at = Clock::time_point::max();
   while (open_fds > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    if (watching && kill_at == Clock::time_point::max()) {
+      bool cancel = o.cancel && o.cancel->requested();
+      bool late = Clock::now() >= deadline;
+      if (cancel || late) {
+        r.cancelled = cancel;
+        r.timed_out = !cancel;
+        ::kill(-pid, SIGTERM);
+        kill_at = Clock::now() + o.grace;
+      }
+    } else if (watching && Clock::now() >= kill_at) {
+      ::kill(-pid, SIGKILL);
+      kill_at += std::chrono::hours(24);
+    }
+    if (::poll(fds, 2, watching ? 100 : -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -68,7 +95,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::files
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
+        append_tail(*sinks[i], buf, static_cast<size_t>(n), o.keep_tail);
       } else if (n == 0 || errno != EINTR) {
         ::close(fds[i].fd);
         fds[i].fd = -1;
@@ -76,11 +103,64 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::files
       }
     }
   }
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd) {
+  ProcessOptions o;
+  o.cwd = cwd;
+  return run_process(argv, o);
+}
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  ProcessResult r;
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return r;
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return r;
+  }
+  pid_t pid = spawn(argv, options, out[1], err[1], r.err);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (pid < 0) {
+    ::close(out[0]);
+    ::close(err[0]);
+    return r;
+  }
+  pump(pid, out[0], err[0], options, r);
+  // Not reaped yet, so the group id is still its own: stop whatever it left behind.
+  if (r.cancelled || r.timed_out) ::kill(-pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (options.keep_tail) {
+    if (r.out.size() > options.keep_tail) r.out.erase(0, r.out.size() - options.keep_tail);
+    if (r.err.size() > options.keep_tail) r.err.erase(0, r.err.size() - options.keep_tail);
+  }
   return r;
+}
+
+std::string last_lines(std::string_view text, size_t lines) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  if (lines == 0) return {};
+  size_t pos = text.size(), found = 0;
+  while (pos > 0) {
+    size_t nl = text.rfind('\n', pos - 1);
+    if (nl == std::string_view::npos) {
+      pos = 0;
+      break;
+    }
+    if (++found == lines) {
+      pos = nl + 1;
+      break;
+    }
+    pos = nl;
+  }
+  return std::string(text.substr(pos));
 }
 
 }  // namespace flavourgraph

@@ -43,6 +43,12 @@ void add_plan_options(CLI::App& cmd, PlanArgs& args) {
                  "extra tag for every published image ('' for none; default from images.yaml, "
                  "else 'latest')")
       ->type_name("TAG");
+  cmd.add_option("--engine", args.engines,
+                 "a build engine for RUN builds (repeatable; adds to images.yaml's 'engines', replacing one of "
+                 "the same name): NAME=buildah[:STORAGE_DIR], NAME=podman+tcp://HOST:PORT (podman's API service), "
+                 "NAME=buildkit+tcp://HOST:PORT (buildctl); '?width=N' runs N builds there at once (default 1). "
+                 "Default: buildah on this machine")
+      ->type_name("NAME=URL");
 }
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -112,11 +118,20 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
       diags.error({}, "--clusters", problem);
   if (args.latest_tag && !args.latest_tag->empty() && !valid_tag(*args.latest_tag))
     diags.error({}, "--latest-tag", fmt::format("'{}' is not a valid tag", *args.latest_tag));
+  std::vector<EngineSpec> engines;
+  for (const auto& e : args.engines) {
+    EngineSpec spec;
+    if (auto problem = parse_engine(e, spec); !problem.empty())
+      diags.error({}, "--engine", problem);
+    else
+      engines.push_back(std::move(spec));
+  }
   if (diags.has_errors()) {
     print_diagnostics(diags);
     return std::nullopt;
   }
   PlanOptions opts;
+  opts.engines = std::move(engines);
   opts.timestamp = format_timestamp(out.timestamp);
   if (!args.clusters.empty()) opts.clusters = split_list(args.clusters);
   if (!args.registry.empty()) opts.registry = normalise_push_target(args.registry);

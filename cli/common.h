@@ -33,6 +33,7 @@ struct PlanArgs {
   std::string timestamp;
   std::string registry;
   std::optional<std::string> latest_tag;
+  std::vector<std::string> engines;  ///< NAME=URL[?width=N]
 };
 
 /// Adds -c/-d and the selection options to a subcommand.

@@ -114,6 +114,8 @@ bool valid_tag(std::string_view t) {
 namespace {
 
 using config_parts::parse_compression;
+using config_parts::parse_engines;
+using config_parts::parse_run;
 using config_parts::parse_id;
 using config_parts::parse_incremental;
 using config_parts::parse_settings;
@@ -217,7 +219,8 @@ KindSpec parse_kind(const Ctx& ctx, const yamlr::Entry& entry, const std::string
     ctx.error(entry.key_node, path, "kind names use letters, digits, '-', '_' and '.'");
   MapReader m(ctx, entry.value, path);
   if (!m.ok()) return k;
-  m.allow({"repository", "from", "base", "layers", "config"});
+  m.allow({"repository", "from", "base", "containerfile", "context", "target", "layers", "config"});
+  k.run = parse_run(ctx, m, dir);
   if (auto r = m.str("repository", true)) {
     k.repository = *r;
     k.repository_at = yamlr::where(ctx.file, m.find("repository")->value);
@@ -374,6 +377,11 @@ void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
         auto check_ref = [&](const std::string& tmpl, const Location& at) {
           std::string ref = check("base", tmpl, at);
           if (ref.find('{') != std::string::npos) return;
+          if (ref.starts_with(kBuildRefPrefix)) {
+            if (std::string problem = config_parts::build_ref_problem(cfg, ref); !problem.empty())
+              report(at, field + ".base", fmt::format("'{}' (for flavour '{}'): {}", ref, fl.name, problem));
+            return;
+          }
           if (auto r = oci::Reference::parse(ref, cfg.dir); !r)
             report(at, field + ".base",
                    fmt::format("'{}' (for flavour '{}') is not an image reference: {}", ref, fl.name, r.message()));
@@ -488,10 +496,11 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
   MapReader top(ctx, root, "");
   if (!top.ok()) return cfg;
   top.allow({"registry", "insecure_registries", "tag", "latest_tag", "clusters", "compression", "incremental",
-             "layers", "images"});
+             "engines", "layers", "images"});
   parse_settings(ctx, top, cfg);
   if (const auto* e = top.find("incremental")) cfg.incremental = parse_incremental(ctx, e->value);
   if (const auto* e = top.find("compression")) cfg.compression = parse_compression(ctx, e->value);
+  if (const auto* e = top.find("engines")) cfg.engines = parse_engines(ctx, e->value);
   std::map<std::string, LayerSpec> named_layers;
   if (const auto* e = top.find("layers")) {
     MapReader layers(ctx, e->value, "layers");

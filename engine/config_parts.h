@@ -22,4 +22,11 @@ CompressionSpec parse_compression(const yamlr::Ctx& ctx, const YAML::Node& node)
 /// incremental: {max_layers, max_delta, labels}
 IncrementalSettings parse_incremental(const yamlr::Ctx& ctx, const YAML::Node& node);
 
+/// A kind's containerfile/context/target (nullopt when it has no containerfile).
+std::optional<RunSpec> parse_run(const yamlr::Ctx& ctx, const yamlr::MapReader& kind, const std::filesystem::path& dir);
+/// What is wrong with a `build:IMAGE/FLAVOUR/KIND` base ("" when it names a kind of `cfg`).
+std::string build_ref_problem(const ImagesConfig& cfg, std::string_view ref);
+/// engines: {NAME: URL or {url, width}}
+std::vector<EngineSpec> parse_engines(const yamlr::Ctx& ctx, const YAML::Node& node);
+
 }  // namespace flavourgraph::config_parts

@@ -1,6 +1,8 @@
 // Plan expansion: Config × Selection → DAG (design.md §1.2).
 #include "flavourgraph/plan.h"
 
+#include "plan_parts.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,6 +10,8 @@
 #include <map>
 #include <set>
 #include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "flavourgraph/oci/digest.h"
 #include "flavourgraph/release_values.h"
@@ -22,6 +26,7 @@ std::string_view task_kind_name(TaskKind k) {
     case TaskKind::tag: return "tag";
     case TaskKind::push: return "push";
     case TaskKind::render_values: return "render-values";
+    case TaskKind::run: return "run";
   }
   return "?";
 }
@@ -109,6 +114,11 @@ std::vector<uint32_t> kind_order(const ImageSpec& img) {
 std::string join_names(const std::vector<std::string>& v) {
   return fmt::format("{}", fmt::join(v, ", "));
 }
+
+/// What builds share, by identity: base-pulls, layers and RUN builds.
+struct Shared {
+  std::map<std::string, uint32_t> base_of, layer_of, run_of;
+};
 
 struct Expander {
   const ImagesConfig& cfg;
@@ -199,9 +209,10 @@ struct Expander {
     std::vector<uint32_t> deps;
     if (!plan.layers[l].spec.incremental) return deps;
     for (uint32_t b : plan.layers[l].builds) {
-      int base = plan.builds[b].base;
-      if (base >= 0 && std::find(deps.begin(), deps.end(), base_task[static_cast<size_t>(base)]) == deps.end())
-        deps.push_back(base_task[static_cast<size_t>(base)]);
+      const PlanBuild& pb = plan.builds[b];
+      if (pb.parent >= 0) continue;  // a `from` kind takes no delta
+      uint32_t t = source_task(pb, base_task);
+      if (std::find(deps.begin(), deps.end(), t) == deps.end()) deps.push_back(t);
     }
     return deps;
   }
@@ -277,29 +288,86 @@ struct Expander {
     return chosen;
   }
 
-  /// Builds in config order (image, flavour, kind with `from` parents first), and the releases
-  /// they serve.
-  void add_builds(const std::vector<Resolved>& chosen) {
-    std::set<BuildKey> needed = published;
-    for (const auto& key : published) {
-      auto [i, f, k] = key;
-      const ImageSpec& img = cfg.images[i];
-      const KindSpec* kind = &img.kinds[k];
-      for (size_t guard = 0; kind->from && guard < img.kinds.size(); ++guard) {
-        int pk = img.kind_index(*kind->from);
-        if (pk < 0) break;
-        needed.insert({i, f, static_cast<uint32_t>(pk)});
-        kind = &img.kinds[static_cast<size_t>(pk)];
-      }
+  /// The build a kind's `build:IMAGE/FLAVOUR/KIND` base names (nullopt for other bases).
+  std::optional<BuildKey> build_ref_of(uint32_t i, uint32_t f, uint32_t k) {
+    const ImageSpec& img = cfg.images[i];
+    const KindSpec& kind = img.kinds[k];
+    if (kind.from) return std::nullopt;
+    const std::optional<std::string>& tmpl = kind.base ? kind.base : img.flavours[f].base;
+    std::string ref = expand_template(tmpl.value_or(""), vars_of(i, f, k), nullptr);
+    std::string problem;
+    auto r = parse_build_ref(ref, &problem);
+    if (!r) {
+      if (!problem.empty()) diags.error(kind.base_at, "base", problem);
+      return std::nullopt;
     }
+    int ti = cfg.image_index(r->image);
+    const ImageSpec* target = ti < 0 ? nullptr : &cfg.images[static_cast<size_t>(ti)];
+    const FlavourSpec* tf = target ? target->flavour(r->flavour) : nullptr;
+    int tk = target ? target->kind_index(r->kind) : -1;
+    if (!tf || tk < 0) {
+      diags.error(kind.base_at, "base", fmt::format("'{}' (for {}:{}:{}) names no kind of this file", ref, img.name,
+                                                    img.flavours[f].name, kind.name));
+      return std::nullopt;
+    }
+    return BuildKey{static_cast<uint32_t>(ti), static_cast<uint32_t>(tf - target->flavours.data()),
+                    static_cast<uint32_t>(tk)};
+  }
+
+  /// The builds a build needs first: its `from` kind and its `build:` base.
+  std::vector<BuildKey> build_deps(const BuildKey& key) {
+    auto [i, f, k] = key;
+    const ImageSpec& img = cfg.images[i];
+    std::vector<BuildKey> out;
+    if (const KindSpec& kind = img.kinds[k]; kind.from) {
+      int pk = img.kind_index(*kind.from);
+      if (pk >= 0) out.push_back({i, f, static_cast<uint32_t>(pk)});
+    } else if (auto ref = build_ref_of(i, f, k)) {
+      out.push_back(*ref);
+    }
+    return out;
+  }
+
+  /// Adds `key` and every build it needs to `needed`; reports a cycle of `build:` bases.
+  void need(const BuildKey& key, std::set<BuildKey>& needed, std::vector<BuildKey>& stack) {
+    if (std::find(stack.begin(), stack.end(), key) != stack.end()) {
+      std::vector<std::string> names;
+      for (const auto& [i, f, k] : stack)
+        names.push_back(fmt::format("{}:{}:{}", cfg.images[i].name, cfg.images[i].flavours[f].name, cfg.images[i].kinds[k].name));
+      auto [i, f, k] = key;
+      diags.error(cfg.images[i].kinds[k].base_at, "base", fmt::format("bases form a cycle: {}", fmt::join(names, " -> ")));
+      return;
+    }
+    if (!needed.insert(key).second) return;
+    stack.push_back(key);
+    for (const auto& dep : build_deps(key)) need(dep, needed, stack);
+    stack.pop_back();
+  }
+
+  /// Makes `key`'s build after the builds it needs (which may come later in config order).
+  uint32_t ensure(const BuildKey& key, std::map<BuildKey, uint32_t>& build_of, Shared& shared) {
+    if (auto it = build_of.find(key); it != build_of.end()) return it->second;
+    for (const auto& dep : build_deps(key)) ensure(dep, build_of, shared);
+    auto [i, f, k] = key;
+    uint32_t index = make_build(i, f, k, build_of, shared);
+    build_of[key] = index;
+    return index;
+  }
+
+  /// Builds in config order (image, flavour, kind with `from` parents first, a `build:` base
+  /// before the builds on it), and the releases they serve.
+  void add_builds(const std::vector<Resolved>& chosen) {
+    std::set<BuildKey> needed;
+    std::vector<BuildKey> stack;
+    for (const auto& key : published) need(key, needed, stack);
+    if (diags.has_errors()) return;
     std::map<BuildKey, uint32_t> build_of;
-    std::map<std::string, uint32_t> base_of, layer_of;
+    Shared shared;
     for (uint32_t i = 0; i < cfg.images.size(); ++i) {
-      const ImageSpec& img = cfg.images[i];
-      auto korder = kind_order(img);
-      for (uint32_t f = 0; f < img.flavours.size(); ++f)
+      auto korder = kind_order(cfg.images[i]);
+      for (uint32_t f = 0; f < cfg.images[i].flavours.size(); ++f)
         for (uint32_t k : korder)
-          if (needed.count({i, f, k})) build_of[{i, f, k}] = make_build(i, f, k, build_of, base_of, layer_of);
+          if (needed.count({i, f, k})) ensure({i, f, k}, build_of, shared);
     }
     assign_names();
     for (const auto& r : chosen) {
@@ -310,23 +378,37 @@ struct Expander {
     }
   }
 
-  /// Tasks: base-pulls, layers, builds, tags, pushes, render-values.
+  /// The task whose image build `b` starts from: a base-pull, a build or a RUN build.
+  uint32_t source_task(const PlanBuild& pb, const std::vector<uint32_t>& base_task) const {
+    if (pb.run >= 0) return static_cast<uint32_t>(plan.runs[static_cast<size_t>(pb.run)].task);
+    if (pb.base >= 0) return base_task[static_cast<size_t>(pb.base)];
+    return static_cast<uint32_t>(plan.builds[static_cast<size_t>(pb.base_build_index())].build_task);
+  }
+
+  /// Tasks: base-pulls, RUN builds, layers, builds, tags, pushes, render-values; then put in a
+  /// topological order (a build's task index is known before its task is made).
   void add_tasks() {
     std::vector<uint32_t> base_task, layer_task;
     for (uint32_t b = 0; b < plan.bases.size(); ++b)
       base_task.push_back(add_task("base-pull:" + plan.bases[b].ref, TaskKind::base_pull, {}, b));
+    auto first_build_task = static_cast<uint32_t>(plan.bases.size() + plan.runs.size() + plan.layers.size());
+    for (uint32_t b = 0; b < plan.builds.size(); ++b) plan.builds[b].build_task = static_cast<int>(first_build_task + b);
+    for (uint32_t r = 0; r < plan.runs.size(); ++r) {
+      PlanRun& run = plan.runs[r];
+      uint32_t dep = run.base >= 0 ? base_task[static_cast<size_t>(run.base)]
+                                   : static_cast<uint32_t>(plan.builds[static_cast<size_t>(run.base_build)].build_task);
+      run.task = static_cast<int>(add_task("run:" + run.name, TaskKind::run, {dep}, r));
+    }
     for (uint32_t l = 0; l < plan.layers.size(); ++l) {
       layer_task.push_back(add_task("layer:" + plan.layers[l].key, TaskKind::layer, {}, l));
       plan.tasks.back().after = incremental_deps(l, base_task);
     }
     for (uint32_t b = 0; b < plan.builds.size(); ++b) {
       PlanBuild& pb = plan.builds[b];
-      std::vector<uint32_t> deps;
-      if (pb.base >= 0) deps.push_back(base_task[static_cast<size_t>(pb.base)]);
-      if (pb.parent >= 0) deps.push_back(static_cast<uint32_t>(plan.builds[static_cast<size_t>(pb.parent)].build_task));
+      std::vector<uint32_t> deps = {source_task(pb, base_task)};
       for (uint32_t l : pb.layers)
         if (std::find(deps.begin(), deps.end(), layer_task[l]) == deps.end()) deps.push_back(layer_task[l]);
-      pb.build_task = static_cast<int>(add_task("build:" + pb.id_suffix(), TaskKind::build, deps, b));
+      add_task("build:" + pb.id_suffix(), TaskKind::build, deps, b);
     }
     for (uint32_t b = 0; b < plan.builds.size(); ++b) {
       PlanBuild& pb = plan.builds[b];
@@ -347,11 +429,70 @@ struct Expander {
       pr.task = static_cast<int>(
           add_task("render-values:" + pr.target.id(), TaskKind::render_values, {mw, web}, r));
     }
+    assign_engines(plan, opts.engines);
+    sort_tasks(plan);
+  }
+
+  StringPairs vars_of(uint32_t i, uint32_t f, uint32_t k) const {
+    StringPairs vars = cfg.images[i].flavours[f].args;
+    vars.emplace_back("image", cfg.images[i].name);
+    vars.emplace_back("flavour", cfg.images[i].flavours[f].name);
+    vars.emplace_back("kind", cfg.images[i].kinds[k].name);
+    return vars;
+  }
+
+  uint32_t base_index(const std::string& ref, Shared& shared) {
+    auto [it, fresh] = shared.base_of.emplace(ref, static_cast<uint32_t>(plan.bases.size()));
+    if (fresh) plan.bases.push_back({ref, {}});
+    return it->second;
+  }
+
+  /// The RUN build of `kind` on the given base: one per Containerfile, context, target, args and base.
+  uint32_t run_index(const KindSpec& kind, const PlanBuild& b, int base, int base_build, Shared& shared) {
+    const RunSpec& spec = *kind.run;
+    nlohmann::json id = {{"containerfile", spec.containerfile_path.string()},
+                         {"context", spec.context_path.string()},
+                         {"target", spec.target.value_or("")},
+                         {"args", b.args},
+                         {"base", base >= 0 ? plan.bases[static_cast<size_t>(base)].ref
+                                            : "build:" + plan.builds[static_cast<size_t>(base_build)].id_suffix()}};
+    std::string key = oci::sha256_hex(id.dump()).substr(0, 16);
+    auto [it, fresh] = shared.run_of.emplace(key, static_cast<uint32_t>(plan.runs.size()));
+    if (fresh) plan.runs.push_back({key, b.id_suffix(), spec, b.args, base, base_build, -1, {}, -1});
+    return it->second;
+  }
+
+  /// Where a build starts: a RUN build (on its `from` kind, `build:` base or pulled base), its
+  /// `from` kind, a `build:` base, or a pulled base.
+  void set_source(PlanBuild& b, uint32_t index, const BuildKey& key, const std::map<BuildKey, uint32_t>& build_of,
+                  Shared& shared) {
+    auto [i, f, k] = key;
+    const ImageSpec& img = cfg.images[i];
+    const KindSpec& kind = img.kinds[k];
+    int base = -1, base_build = -1;
+    if (kind.from) {
+      base_build = static_cast<int>(build_of.at({i, f, static_cast<uint32_t>(img.kind_index(*kind.from))}));
+    } else if (auto ref = build_ref_of(i, f, k)) {
+      base_build = static_cast<int>(build_of.at(*ref));
+    } else {
+      const std::optional<std::string>& tmpl = kind.base ? kind.base : img.flavours[f].base;
+      base = static_cast<int>(base_index(expand_template(tmpl.value_or(""), vars_of(i, f, k), nullptr), shared));
+    }
+    if (kind.run) {
+      b.run = static_cast<int>(run_index(kind, b, base, base_build, shared));
+      plan.runs[static_cast<size_t>(b.run)].builds.push_back(index);
+    } else if (kind.from) {
+      b.parent = base_build;
+    } else if (base_build >= 0) {
+      b.base_build = base_build;
+    } else {
+      b.base = base;
+      plan.bases[static_cast<size_t>(base)].builds.push_back(index);
+    }
   }
 
   uint32_t make_build(uint32_t i, uint32_t f, uint32_t k, const std::map<BuildKey, uint32_t>& build_of,
-                      std::map<std::string, uint32_t>& base_of,
-                      std::map<std::string, uint32_t>& layer_of) {
+                      Shared& shared) {
     const ImageSpec& img = cfg.images[i];
     const FlavourSpec& fl = img.flavours[f];
     const KindSpec& kind = img.kinds[k];
@@ -363,10 +504,7 @@ struct Expander {
     b.flavour_name = fl.name;
     b.kind_name = kind.name;
     b.published = published.count({i, f, k}) > 0;
-    StringPairs vars = fl.args;
-    vars.emplace_back("image", img.name);
-    vars.emplace_back("flavour", fl.name);
-    vars.emplace_back("kind", kind.name);
+    StringPairs vars = vars_of(i, f, k);
     b.repository = expand_template(kind.repository, vars, nullptr);
     StringPairs tag_vars = vars;
     tag_vars.emplace_back("timestamp", plan.timestamp);
@@ -383,18 +521,10 @@ struct Expander {
     for (const auto& [name, v] : kind.config.env) b.env.emplace_back(name, expand_template(v, vars, nullptr));
     for (const auto& [name, v] : kind.config.labels) b.labels.emplace_back(name, expand_template(v, vars, nullptr));
     auto index = static_cast<uint32_t>(plan.builds.size());
-    if (kind.from) {
-      b.parent = static_cast<int>(build_of.at({i, f, static_cast<uint32_t>(img.kind_index(*kind.from))}));
-    } else {
-      std::string ref = expand_template(kind.base ? *kind.base : fl.base.value_or(""), vars, nullptr);
-      auto [it, fresh] = base_of.emplace(ref, static_cast<uint32_t>(plan.bases.size()));
-      if (fresh) plan.bases.push_back({ref, {}});
-      plan.bases[it->second].builds.push_back(index);
-      b.base = static_cast<int>(it->second);
-    }
+    set_source(b, index, {i, f, k}, build_of, shared);
     for (const auto& ls : kind.layers) {
       std::string key = layer_content_key(ls, cfg.compression);
-      auto [it, fresh] = layer_of.emplace(key, static_cast<uint32_t>(plan.layers.size()));
+      auto [it, fresh] = shared.layer_of.emplace(key, static_cast<uint32_t>(plan.layers.size()));
       if (fresh) plan.layers.push_back({key, ls, cfg.compression, {}});
       plan.layers[it->second].builds.push_back(index);
       b.layers.push_back(it->second);

@@ -44,6 +44,9 @@ void build_json(const Plan& plan, const PlanBuild& b, json& j) {
   if (b.base >= 0) j["base"] = plan.bases[static_cast<size_t>(b.base)].ref;
   if (b.parent >= 0)
     j["from"] = plan.tasks[static_cast<size_t>(plan.builds[static_cast<size_t>(b.parent)].build_task)].id;
+  if (b.base_build >= 0)
+    j["base_build"] = plan.tasks[static_cast<size_t>(plan.builds[static_cast<size_t>(b.base_build)].build_task)].id;
+  if (b.run >= 0) j["run"] = plan.tasks[static_cast<size_t>(plan.runs[static_cast<size_t>(b.run)].task)].id;
   json layers = json::array();
   for (uint32_t l : b.layers) layers.push_back("layer:" + plan.layers[l].key);
   j["layers"] = layers;
@@ -51,6 +54,23 @@ void build_json(const Plan& plan, const PlanBuild& b, json& j) {
   json args = json::object();
   for (const auto& [k, v] : b.args) args[k] = v;
   j["args"] = args;
+}
+
+void run_json(const Plan& plan, const PlanRun& r, json& j) {
+  j["key"] = r.key;
+  j["containerfile"] = r.spec.containerfile_path.string();
+  j["context"] = r.spec.context_path.string();
+  if (r.spec.target) j["target"] = *r.spec.target;
+  json args = json::object();
+  for (const auto& [k, v] : r.args) args[k] = v;
+  j["args"] = args;
+  j["base"] = r.base >= 0 ? plan.bases[static_cast<size_t>(r.base)].ref
+                          : plan.tasks[static_cast<size_t>(plan.builds[static_cast<size_t>(r.base_build)].build_task)].id;
+  const EngineSpec& e = plan.engines[static_cast<size_t>(r.engine)];
+  j["engine"] = {{"name", e.name}, {"url", e.url}, {"width", e.width}};
+  json users = json::array();
+  for (uint32_t u : r.builds) users.push_back(plan.tasks[static_cast<size_t>(plan.builds[u].build_task)].id);
+  j["used_by"] = users;
 }
 
 json task_json(const Plan& plan, const PlanTask& t) {
@@ -79,6 +99,9 @@ json task_json(const Plan& plan, const PlanTask& t) {
       break;
     case TaskKind::build:
       build_json(plan, plan.builds[t.subject], j);
+      break;
+    case TaskKind::run:
+      run_json(plan, plan.runs[t.subject], j);
       break;
     case TaskKind::tag: {
       const PlanBuild& b = plan.builds[t.subject];
@@ -155,8 +178,9 @@ std::string plan_to_text(const Plan& plan) {
   std::string out;
   out += fmt::format("plan: {} tasks (", plan.tasks.size());
   for (size_t k = 0; k < kTaskKindCount; ++k)
-    out += fmt::format("{}{} {}", k ? ", " : "", plan.count(static_cast<TaskKind>(k)),
-                       task_kind_name(static_cast<TaskKind>(k)));
+    if (static_cast<TaskKind>(k) != TaskKind::run || !plan.runs.empty())
+      out += fmt::format("{}{} {}", k ? ", " : "", plan.count(static_cast<TaskKind>(k)),
+                         task_kind_name(static_cast<TaskKind>(k)));
   out += ")\n";
   size_t layer_uses = 0, base_uses = 0;
   for (const auto& b : plan.builds) {
@@ -168,6 +192,11 @@ std::string plan_to_text(const Plan& plan) {
                      plan.layers.size(), layer_uses, plan.bases.size(), base_uses, plan.builds.size(),
                      plan.releases.size(), distinct_releases(plan));
   out += fmt::format("registry: {}\n", plan.registry);
+  if (!plan.runs.empty()) {
+    out += fmt::format("engines for {} RUN build(s):", plan.runs.size());
+    for (const auto& e : plan.engines) out += fmt::format(" {}={} (width {})", e.name, e.url, e.width);
+    out += "\n";
+  }
   out += "\nbuilds:\n";
   for (const auto& b : plan.builds) {
     out += fmt::format("  {}", b.id_suffix());
@@ -176,10 +205,19 @@ std::string plan_to_text(const Plan& plan) {
     else
       out += " (built as a parent only, not published)";
     out += "\n    ";
-    if (b.base >= 0)
+    if (b.run >= 0) {
+      const PlanRun& r = plan.runs[static_cast<size_t>(b.run)];
+      out += fmt::format("run {} ({}) on {} on engine {}", r.spec.containerfile, r.key,
+                         r.base >= 0 ? plan.bases[static_cast<size_t>(r.base)].ref
+                                     : "build:" + plan.builds[static_cast<size_t>(r.base_build)].id_suffix(),
+                         plan.engines[static_cast<size_t>(r.engine)].name);
+    } else if (b.base >= 0) {
       out += "base " + plan.bases[static_cast<size_t>(b.base)].ref;
-    else
+    } else if (b.base_build >= 0) {
+      out += "base build:" + plan.builds[static_cast<size_t>(b.base_build)].id_suffix();
+    } else {
       out += "from " + plan.builds[static_cast<size_t>(b.parent)].kind_name;
+    }
     for (uint32_t l : b.layers) {
       const PlanLayer& pl = plan.layers[l];
       out += fmt::format("; layer {} -> {} ({})", pl.spec.name.empty() ? pl.spec.source : pl.spec.name,
@@ -207,7 +245,7 @@ std::string plan_to_text(const Plan& plan) {
 
 std::string plan_to_dot(const Plan& plan) {
   static constexpr std::array<const char*, kTaskKindCount> colours = {
-      "#c6dbef", "#fdd0a2", "#a1d99b", "#dadaeb", "#fcbba1", "#d9d9d9"};
+      "#c6dbef", "#fdd0a2", "#a1d99b", "#dadaeb", "#fcbba1", "#d9d9d9", "#fee391"};
   auto quote = [](const std::string& s) {
     std::string q = "\"";
     for (char c : s) {

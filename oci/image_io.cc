@@ -61,6 +61,10 @@ PullResult pull_image(ImageSource& source, const std::string& ref, const std::st
       out.copied |= !had;
     };
     bring(m->config);
+    // The manifest too, so that the store holds the whole image (a RUN build exports it).
+    if (!store.has_blob(chosen.digest, static_cast<int64_t>(chosen.bytes.size())) &&
+        store.put_blob(chosen.bytes, m->media_type).digest.str() != chosen.digest.str())
+      throw Error(fmt::format("its manifest does not match its digest {}", chosen.digest.str()));
     if (options.layers)
       for (const auto& l : m->layers) bring(l);
     PulledImage& img = out.image;

@@ -72,11 +72,13 @@ TaskOutcome BuildTask::run(TaskContext& ctx) {
   const LayerTask* inc = !layers_.empty() && layers_.back()->incremental() ? layers_.back() : nullptr;
   const LayerChoice* choice = inc ? inc->choice(build_) : nullptr;
   std::string base_name;
-  if (pb.parent >= 0) {
+  if (pb.base_build_index() >= 0) {
     // The parent by digest, never by its tag: a tag carries the run's time, and an unchanged
     // image built `from` an unchanged parent must keep its digest.
-    const PlanBuild& pp = plan.builds[static_cast<size_t>(pb.parent)];
+    const PlanBuild& pp = plan.builds[static_cast<size_t>(pb.base_build_index())];
     base_name = pp.repository + "@" + base_.image().manifest.digest.str();
+  } else if (pb.run >= 0) {
+    base_name = base_.image().name;  // what the Containerfile's FROM was replaced with
   } else {
     base_name = plan.bases[static_cast<size_t>(pb.base)].ref;
   }

@@ -1,6 +1,10 @@
 #include "flavourgraph/native_build.h"
 
+#include "flavourgraph/tasks/engines.h"
+
 #include <fmt/format.h>
+
+#include <functional>
 
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/tasks/previous.h"
@@ -54,10 +58,31 @@ RegistrySettings registry_settings(const Plan& plan, const BuildSettings& s) {
 
 }  // namespace
 
+namespace {
+
+/// Every engine a RUN build goes to must be there and answer before any build starts.
+void check_engines(const Plan& plan, const BuildSettings& s) {
+  std::vector<std::string> problems;
+  for (size_t e = 0; e < plan.engines.size(); ++e) {
+    std::vector<std::string> users;
+    for (const auto& r : plan.runs)
+      if (r.engine == static_cast<int>(e)) users.push_back("run:" + r.name);
+    if (users.empty()) continue;
+    const EngineSpec& spec = plan.engines[e];
+    if (std::string p = make_engine_driver(spec, s.state_dir)->check(); !p.empty())
+      problems.push_back(fmt::format("engine '{}' ({}) for {}: {}", spec.name, spec.url, fmt::join(users, ", "), p));
+  }
+  if (!problems.empty())
+    throw Error(fmt::format("{}; nothing was built", fmt::join(problems, "\n  ")));
+}
+
+}  // namespace
+
 std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildSettings& s, const CancelSource& cancel,
                                                   Diagnostics& diags, oci::HttpTransport* transport) {
   auto target = check_inputs(plan, s, diags);
   if (!target) return nullptr;
+  check_engines(plan, s);
   std::unique_ptr<NativeBuild> nb(new NativeBuild());
   nb->impl_ = std::make_unique<Impl>(plan, s);
   Impl& im = *nb->impl_;
@@ -114,27 +139,25 @@ BuiltImages NativeBuild::built_images() const {
   const Plan& plan = impl_->plan;
   const PlanRunner& run = *impl_->runner;
   BuiltImages out;
-  auto base_name = [&](int base) {
-    const ImageData* img = base >= 0 ? run.base_image(static_cast<uint32_t>(base)) : nullptr;
+  // The base as the report names it: the image a build starts from, pinned by digest; a
+  // build's image by its pushed name, or, when it was not pushed, what that build starts from.
+  std::function<std::string(uint32_t, int)> base_of = [&](uint32_t i, int depth) -> std::string {
+    const PlanBuild& b = plan.builds[i];
+    int bb = b.base_build_index();
+    if (bb >= 0 && depth < 64) {
+      const PlanBuild& p = plan.builds[static_cast<size_t>(bb)];
+      const ImageData* img = run.built_image(static_cast<uint32_t>(bb));
+      if (img && run.pushed(static_cast<uint32_t>(bb)))
+        return fmt::format("{}/{}:{}@{}", plan.registry, p.repository, p.tag, img->manifest.digest.str());
+      return base_of(static_cast<uint32_t>(bb), depth + 1);
+    }
+    const ImageData* img = run.source_image(i);
     return img ? img->name : std::string();
   };
   for (uint32_t i = 0; i < plan.builds.size(); ++i) {
     const PlanBuild& b = plan.builds[i];
     if (!run.pushed(i)) continue;
-    // The base pinned by digest, or the `from` kind's image when it was pushed; else the
-    // pinned base at the bottom of the chain.
-    std::string base = base_name(b.base);
-    if (b.parent >= 0) {
-      const PlanBuild& p = plan.builds[static_cast<size_t>(b.parent)];
-      const ImageData* img = run.built_image(static_cast<uint32_t>(b.parent));
-      if (img && run.pushed(static_cast<uint32_t>(b.parent))) {
-        base = fmt::format("{}/{}:{}@{}", plan.registry, p.repository, p.tag, img->manifest.digest.str());
-      } else {
-        const PlanBuild* root = &p;
-        while (root->parent >= 0) root = &plan.builds[static_cast<size_t>(root->parent)];
-        base = base_name(root->base);
-      }
-    }
+    std::string base = base_of(i, 0);
     out.add(b.image_name, b.flavour_name, b.kind_name, b.image_ref(plan.registry), b.metadata, base);
   }
   return out;
@@ -156,8 +179,7 @@ std::vector<BuildRecord> NativeBuild::records() const {
     r.manifest = img->manifest;
     r.config = img->parsed.config;
     r.layers = img->parsed.layers;
-    const ImageData* base = b.parent >= 0 ? run.built_image(static_cast<uint32_t>(b.parent))
-                                          : run.base_image(static_cast<uint32_t>(b.base));
+    const ImageData* base = run.source_image(i);
     if (base) {
       r.base_digest = base->manifest.digest.str();
       r.base_name = base->name;

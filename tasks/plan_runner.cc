@@ -1,4 +1,5 @@
 // The plan's tasks, made in plan order and wired to the tasks they read from.
+#include "flavourgraph/tasks/engines.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -10,9 +11,18 @@ const oci::Layout& BuildEnv::base_layout(const std::filesystem::path& dir) const
   return *it->second;
 }
 
+BuildEnv::~BuildEnv() = default;
+
+EngineSet& BuildEnv::engines() const {
+  std::lock_guard lock(layouts_mutex_);
+  if (!engines_) engines_ = std::make_unique<EngineSet>(plan_.engines, settings_.state_dir);
+  return *engines_;
+}
+
 PlanRunner::PlanRunner(const BuildEnv& env) {
   const Plan& plan = env.plan();
   bases_.resize(plan.bases.size());
+  runs_.resize(plan.runs.size());
   layers_.resize(plan.layers.size());
   builds_.resize(plan.builds.size());
   pushes_.resize(plan.builds.size());
@@ -25,19 +35,26 @@ PlanRunner::PlanRunner(const BuildEnv& env) {
         tasks_.push_back(std::make_unique<BasePullTask>(env, s));
         bases_[s] = static_cast<BasePullTask*>(tasks_.back().get());
         break;
+      case TaskKind::run: {
+        const PlanRun& r = plan.runs[s];
+        const ImageTask& base = r.base >= 0 ? static_cast<const ImageTask&>(*bases_[static_cast<size_t>(r.base)])
+                                            : *builds_[static_cast<size_t>(r.base_build)];
+        tasks_.push_back(std::make_unique<RunTask>(env, s, base));
+        runs_[s] = static_cast<RunTask*>(tasks_.back().get());
+        break;
+      }
       case TaskKind::layer: {
-        std::map<uint32_t, const BasePullTask*> bases;  // an incremental layer compares the images' bases
+        std::map<uint32_t, const ImageTask*> bases;  // an incremental layer compares the images' bases
         if (plan.layers[s].spec.incremental)
           for (uint32_t b : plan.layers[s].builds)
-            if (plan.builds[b].base >= 0) bases[b] = bases_[static_cast<size_t>(plan.builds[b].base)];
+            if (plan.builds[b].parent < 0) bases[b] = &source(plan.builds[b]);
         tasks_.push_back(std::make_unique<LayerTask>(env, s, std::move(bases)));
         layers_[s] = static_cast<LayerTask*>(tasks_.back().get());
         break;
       }
       case TaskKind::build: {
         const PlanBuild& pb = plan.builds[s];
-        const ImageTask& base = pb.parent >= 0 ? static_cast<const ImageTask&>(*builds_[static_cast<size_t>(pb.parent)])
-                                               : *bases_[static_cast<size_t>(pb.base)];
+        const ImageTask& base = source(pb);
         std::vector<const LayerTask*> layers;
         for (uint32_t l : pb.layers) layers.push_back(layers_[l]);
         tasks_.push_back(std::make_unique<BuildTask>(env, s, base, std::move(layers)));
@@ -58,6 +75,22 @@ PlanRunner::PlanRunner(const BuildEnv& env) {
       }
     }
   }
+}
+
+const ImageTask& PlanRunner::source(const PlanBuild& pb) const {
+  if (pb.run >= 0) return *runs_[static_cast<size_t>(pb.run)];
+  if (pb.base >= 0) return *bases_[static_cast<size_t>(pb.base)];
+  return *builds_[static_cast<size_t>(pb.base_build_index())];
+}
+
+const ImageData* PlanRunner::source_image(uint32_t build) const {
+  if (!builds_[build]) return nullptr;
+  const ImageTask& t = builds_[build]->base();
+  return t.has_image() ? &t.image() : nullptr;
+}
+
+const ImageData* PlanRunner::run_image(uint32_t run) const {
+  return runs_[run] && runs_[run]->has_image() ? &runs_[run]->image() : nullptr;
 }
 
 TaskOutcome PlanRunner::run(uint32_t index, TaskContext& ctx) { return tasks_[index]->run(ctx); }

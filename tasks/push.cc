@@ -83,7 +83,7 @@ std::vector<std::string> PushTask::mount_candidates(const oci::Descriptor& d, si
   // A delta's image holds the layers of the last build, which live in its own repository.
   for (const BuildTask* b = &image_; b;) {
     if (b->image().external_layers) add(env_.target_repository(plan.builds[b->index()].repository));
-    b = plan.builds[b->index()].parent >= 0 ? static_cast<const BuildTask*>(&b->base()) : nullptr;
+    b = plan.builds[b->index()].base_build_index() >= 0 ? static_cast<const BuildTask*>(&b->base()) : nullptr;
   }
   if (index >= img.parsed.layers.size()) return out;
   // Walk this image's `from` chain: its layer tasks and, at the root, its base.
@@ -94,7 +94,7 @@ std::vector<std::string> PushTask::mount_candidates(const oci::Descriptor& d, si
         for (uint32_t user : plan.layers[l->index()].builds) add_build(user);
     }
     const PlanBuild& pb = plan.builds[b->index()];
-    if (pb.parent >= 0) {
+    if (pb.base_build_index() >= 0) {
       b = static_cast<const BuildTask*>(&b->base());
       continue;
     }

@@ -13,6 +13,7 @@
 #include "flavourgraph/oci/layout.h"
 #include "flavourgraph/oci/registry.h"
 #include "registry_server.h"
+#include "example.h"
 #include "test_util.h"
 
 using fgtest::quote;
@@ -31,6 +32,7 @@ struct RegistryBuild {
   explicit RegistryBuild(std::string addr) : address(std::move(addr)) {
     cfg = tmp / "cfg";
     fs::copy(fgtest::source_dir() + "/configs/example", cfg, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    fgtest::use_prebuilt_bases(cfg);
   }
 
   std::string command(const std::string& extra) const {

@@ -47,14 +47,22 @@ TEST_CASE("the example expands to shared work with stable ids") {
   Fixture f;
   Plan p = f.plan();
   REQUIRE_FALSE(f.diags.has_errors());
-  // Two mediawiki flavours × three kinds + webserver.
+  // Two mediawiki flavours × three kinds + webserver, after the PHP bases they are built on
+  // (build:php-base/...): the incremental app layer compares the bases of its images.
   CHECK(ids_of(p, TaskKind::build) ==
-        std::vector<std::string>{"build:mediawiki:publish:image", "build:mediawiki:publish:cli-image",
-                                 "build:mediawiki:publish:debug-image",
-                                 "build:mediawiki:publish-81:image",
+        std::vector<std::string>{"build:php-base:php7.4:image", "build:php-base:php8.1:image",
+                                 "build:mediawiki:publish:image", "build:mediawiki:publish:cli-image",
+                                 "build:mediawiki:publish:debug-image", "build:mediawiki:publish-81:image",
                                  "build:mediawiki:publish-81:cli-image",
                                  "build:mediawiki:publish-81:debug-image",
                                  "build:webserver:webserver:image"});
+  // One RUN build per PHP version serves image and cli-image (and debug-image on image).
+  CHECK(ids_of(p, TaskKind::run) == std::vector<std::string>{"run:php-base:php7.4:image", "run:php-base:php8.1:image"});
+  for (const auto& r : p.runs) CHECK(r.builds.size() == 1);
+  const PlanBuild& cli81 = p.builds[p.tasks[static_cast<size_t>(p.find("build:mediawiki:publish-81:cli-image"))].subject];
+  REQUIRE(cli81.base_build >= 0);
+  CHECK(p.builds[static_cast<size_t>(cli81.base_build)].id_suffix() == "php-base:php8.1:image");
+  CHECK_FALSE(p.builds[static_cast<size_t>(cli81.base_build)].published);  // a base only
   // One app layer serves image and cli-image of both flavours: built once.
   auto layers = ids_of(p, TaskKind::layer);
   CHECK(layers.size() == 3);
@@ -63,12 +71,9 @@ TEST_CASE("the example expands to shared work with stable ids") {
     if (p.layers[i].spec.name == "app") app = static_cast<int>(i);
   REQUIRE(app >= 0);
   CHECK(p.layers[static_cast<size_t>(app)].builds.size() == 4);
-  // One base-pull per distinct base ref.
+  // One base-pull per distinct base ref: the RUN builds' busybox, and the webserver's.
   CHECK(ids_of(p, TaskKind::base_pull) ==
-        std::vector<std::string>{"base-pull:oci:bases:php7.4-fpm-multiversion-base",
-                                 "base-pull:oci:bases:php7.4-cli",
-                                 "base-pull:oci:bases:php8.1-fpm-multiversion-base",
-                                 "base-pull:oci:bases:php8.1-cli", "base-pull:oci:bases:httpd"});
+        std::vector<std::string>{"base-pull:oci:shell:busybox", "base-pull:oci:bases:httpd"});
   // debug-image builds on image of the same flavour.
   const auto& dbg = p.tasks[static_cast<size_t>(p.find("build:mediawiki:publish-81:debug-image"))];
   CHECK(std::count(dbg.deps.begin(), dbg.deps.end(),
@@ -109,7 +114,7 @@ TEST_CASE("only what some release needs is built, unless --all-flavours") {
   Selection all;
   all.all_flavours = true;
   Plan q = g.plan(all);
-  CHECK(ids_of(q, TaskKind::push).size() == 7);
+  CHECK(ids_of(q, TaskKind::push).size() == 9);  // and the two PHP bases
 }
 
 TEST_CASE("a selection keeps the chosen tasks and their ancestors only") {
@@ -122,8 +127,8 @@ TEST_CASE("a selection keeps the chosen tasks and their ancestors only") {
   CHECK(has(p, "build:mediawiki:publish-81:image"));       // the parent kind is built...
   CHECK_FALSE(has(p, "push:mediawiki:publish-81:image"));  // ...but not published
   CHECK(ids_of(p, TaskKind::render_values).empty());
-  CHECK(ids_of(p, TaskKind::base_pull) ==
-        std::vector<std::string>{"base-pull:oci:bases:php8.1-fpm-multiversion-base"});
+  CHECK(ids_of(p, TaskKind::base_pull) == std::vector<std::string>{"base-pull:oci:shell:busybox"});
+  CHECK(ids_of(p, TaskKind::run) == std::vector<std::string>{"run:php-base:php8.1:image"});
 
   Selection rel;
   rel.releases = {"mw-cron/main"};
@@ -175,22 +180,23 @@ TEST_CASE("a 2025-format file: one render task per release and cluster, only the
   CHECK(has(p, "render-values:dumps/production@eqiad"));
   CHECK(has(p, "render-values:mw-script/main@codfw"));  // deploy: false still gets its values
 
-  // One build per needed (image, flavour, kind), plus the from: parent of publish-81 debug-image.
+  // One build per needed (image, flavour, kind), plus the from: parent of publish-81
+  // debug-image and the PHP bases they are built on.
   auto builds = ids_of(p, TaskKind::build);
   CHECK(std::set<std::string>(builds.begin(), builds.end()) ==
-        std::set<std::string>{"build:mediawiki:publish:image", "build:mediawiki:publish:cli-image",
+        std::set<std::string>{"build:php-base:php7.4:image", "build:php-base:php8.1:image",
+                              "build:mediawiki:publish:image", "build:mediawiki:publish:cli-image",
                               "build:mediawiki:publish-81:image", "build:mediawiki:publish-81:debug-image",
                               "build:webserver:webserver:image"});
-  CHECK(builds.size() == 5);
+  CHECK(builds.size() == 7);
   CHECK_FALSE(has(p, "push:mediawiki:publish-81:image"));  // the parent is built, not published
   CHECK(ids_of(p, TaskKind::push).size() == 4);
 
   // One base-pull per distinct base.
   auto bases = ids_of(p, TaskKind::base_pull);
   CHECK(std::set<std::string>(bases.begin(), bases.end()) ==
-        std::set<std::string>{"base-pull:oci:bases:php7.4-fpm-multiversion-base", "base-pull:oci:bases:php7.4-cli",
-                              "base-pull:oci:bases:php8.1-fpm-multiversion-base", "base-pull:oci:bases:httpd"});
-  CHECK(bases.size() == 4);
+        std::set<std::string>{"base-pull:oci:shell:busybox", "base-pull:oci:bases:httpd"});
+  CHECK(bases.size() == 2);
 
   // Kinds and stages as written.
   const auto* maint = f.dep->find_release("mw-cron", "maintenance");
@@ -224,7 +230,7 @@ TEST_CASE("the JSON plan is deterministic and names every dependency") {
   for (const auto& t : j["tasks"]) ids.insert(t["id"].get<std::string>());
   for (const auto& t : j["tasks"]) {
     std::string kind = t["kind"];
-    CHECK(std::set<std::string>{"base-pull", "layer", "build", "tag", "push", "render-values"}.count(kind));
+    CHECK(std::set<std::string>{"base-pull", "run", "layer", "build", "tag", "push", "render-values"}.count(kind));
     for (const auto& d : t["deps"]) CHECK(ids.count(d.get<std::string>()));
   }
   CHECK(j["summary"]["values_files"] == 17);

@@ -51,11 +51,48 @@ struct ImageSettings {
   std::optional<std::vector<std::string>> cmd;
 };
 
+/// A kind built from a Containerfile by a build engine (the command backend): the path for
+/// RUN steps. The kind's base replaces the Containerfile's first FROM.
+struct RunSpec {
+  std::string containerfile;                 ///< as written
+  std::filesystem::path containerfile_path;  ///< resolved
+  std::string context;                       ///< as written ("" = the Containerfile's directory)
+  std::filesystem::path context_path;        ///< resolved
+  std::optional<std::string> target;         ///< the stage to build
+  Location where;
+};
+
+/// Kinds of build engine a RUN build can go to.
+enum class EngineType : uint8_t { buildah, podman, buildkit };
+
+/// A build engine: `buildah` on this machine, or a remote podman API service or BuildKit daemon.
+struct EngineSpec {
+  std::string name;
+  std::string url;       ///< as written: buildah[:STORAGE_DIR], podman+tcp://HOST:PORT, buildkit+tcp://...
+  EngineType type = EngineType::buildah;
+  std::string address;   ///< what the engine's client is given (--url, --addr, or buildah's storage root)
+  unsigned width = 1;    ///< RUN builds it runs at once
+  Location where;
+};
+
+/// Parses `NAME=URL[?width=N]` (the command line) or, with `name` given, a URL alone. Returns
+/// the problem ("" when none) and fills `out`.
+std::string parse_engine(std::string_view text, EngineSpec& out, std::string_view name = {});
+
+/// A base naming another image's kind built in the same run: `build:IMAGE/FLAVOUR/KIND`.
+struct BuildRef {
+  std::string image, flavour, kind;
+};
+inline constexpr std::string_view kBuildRefPrefix = "build:";
+/// Parses a `build:` base; nullopt (with `problem` set when it has the prefix) otherwise.
+std::optional<BuildRef> parse_build_ref(std::string_view ref, std::string* problem = nullptr);
+
 struct KindSpec {
   std::string name;
   std::string repository;            ///< may use {ARG} templates
   std::optional<std::string> from;   ///< another kind of the same image
   std::optional<std::string> base;   ///< base ref template; overrides the flavour's
+  std::optional<RunSpec> run;       ///< built from a Containerfile first (its layers go on top)
   std::vector<LayerSpec> layers;
   ImageSettings config;
   Location where;
@@ -97,6 +134,7 @@ struct ImagesConfig {
   std::vector<std::string> clusters;  ///< default cluster list for values files
   CompressionSpec compression;
   IncrementalSettings incremental;
+  std::vector<EngineSpec> engines;  ///< build engines for RUN builds ("" = buildah here)
   std::vector<ImageSpec> images;
 
   [[nodiscard]] const ImageSpec* image(std::string_view n) const;

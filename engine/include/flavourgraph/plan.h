@@ -20,8 +20,8 @@
 
 namespace flavourgraph {
 
-enum class TaskKind : uint8_t { base_pull, layer, build, tag, push, render_values };
-inline constexpr size_t kTaskKindCount = 6;
+enum class TaskKind : uint8_t { base_pull, layer, build, tag, push, render_values, run };
+inline constexpr size_t kTaskKindCount = 7;
 std::string_view task_kind_name(TaskKind k);
 std::optional<TaskKind> parse_task_kind(std::string_view s);
 
@@ -41,6 +41,7 @@ struct PlanOptions {
   std::optional<std::vector<std::string>> clusters;  ///< overrides the config's default list
   std::optional<std::string> registry;        ///< overrides the config's push target
   std::optional<std::string> latest_tag;      ///< overrides the config's extra tag
+  std::vector<EngineSpec> engines;            ///< build engines; replace the config's of the same name
 };
 
 struct PlanBase {
@@ -55,6 +56,20 @@ struct PlanLayer {
   std::vector<uint32_t> builds;   ///< builds that append this layer
 };
 
+/// A RUN build: a Containerfile built by an engine on a base, shared by every kind and flavour
+/// with the same Containerfile, context, target, args and base.
+struct PlanRun {
+  std::string key;            ///< identity (hex) of what is named above
+  std::string name;           ///< image:flavour:kind of the first build that uses it
+  RunSpec spec;
+  StringPairs args;           ///< build args
+  int base = -1;              ///< PlanBase index of the image that replaces the first FROM, or -1
+  int base_build = -1;        ///< or the PlanBuild index whose image does
+  int engine = -1;            ///< index into Plan::engines
+  std::vector<uint32_t> builds;  ///< builds on its image
+  int task = -1;
+};
+
 struct PlanBuild {
   uint32_t image = 0, flavour = 0, kind = 0;  ///< indices into the config
   std::string image_name, flavour_name, kind_name;
@@ -63,6 +78,8 @@ struct PlanBuild {
   std::vector<std::string> extra_tags;     ///< e.g. "latest"
   int base = -1;                           ///< PlanBase index, or -1 when built `from` a parent
   int parent = -1;                         ///< PlanBuild index of the `from` kind
+  int base_build = -1;                     ///< PlanBuild index of a `build:` base
+  int run = -1;                            ///< PlanRun index: built on a RUN build's image
   std::vector<uint32_t> layers;            ///< PlanLayer indices, in order
   StringPairs args, env, labels;           ///< templates expanded
   StringPairs metadata;
@@ -71,6 +88,8 @@ struct PlanBuild {
   int build_task = -1, tag_task = -1, push_task = -1;
 
   [[nodiscard]] std::string id_suffix() const;  ///< image:flavour:kind
+  /// The build whose image this one starts from (`from` or a `build:` base), or -1.
+  [[nodiscard]] int base_build_index() const { return parent >= 0 ? parent : base_build; }
   [[nodiscard]] std::string image_ref(std::string_view registry) const;  ///< registry/repo:tag
 };
 
@@ -102,6 +121,8 @@ struct Plan {
   std::vector<PlanBase> bases;
   std::vector<PlanLayer> layers;
   std::vector<PlanBuild> builds;
+  std::vector<PlanRun> runs;
+  std::vector<EngineSpec> engines;  ///< the engines RUN builds go to
   std::vector<PlanRelease> releases;
   std::vector<std::string> warnings;
 

@@ -17,6 +17,7 @@
 #include "flavourgraph/oci/reference.h"
 #include "flavourgraph/plan.h"
 #include "flavourgraph/values.h"
+#include "flavourgraph/tasks/engines.h"
 #include "flavourgraph/tasks/registry_pool.h"
 
 namespace flavourgraph {
@@ -40,6 +41,7 @@ struct ImageData {
 };
 
 class PreviousBuilds;
+class EngineSet;
 
 class BuildEnv {
  public:
@@ -68,6 +70,11 @@ class BuildEnv {
   }
   /// An `oci:` layout used as a base, opened once per directory.
   const oci::Layout& base_layout(const std::filesystem::path& dir) const;
+  /// The plan's build engines for RUN builds, made on first use.
+  EngineSet& engines() const;
+  ~BuildEnv();
+  BuildEnv(const BuildEnv&) = delete;
+  BuildEnv& operator=(const BuildEnv&) = delete;
 
  private:
   const Plan& plan_;
@@ -80,6 +87,7 @@ class BuildEnv {
   PreviousBuilds* previous_;
   mutable std::mutex layouts_mutex_;
   mutable std::map<std::filesystem::path, std::unique_ptr<oci::Layout>> base_layouts_;
+  mutable std::unique_ptr<EngineSet> engines_;
 };
 
 }  // namespace flavourgraph

@@ -61,6 +61,28 @@ class BasePullTask final : public ImageTask {
   uint32_t base_;
 };
 
+/// run: a kind's Containerfile built by an engine (the command backend) on its base, the result
+/// brought back into the store (every blob verified). Cached by the Containerfile's bytes, the
+/// context's tree, the args, the target and the base's digest: an unchanged one calls no engine.
+class RunTask final : public ImageTask {
+ public:
+  RunTask(const BuildEnv& env, uint32_t run, const ImageTask& base) : env_(env), run_(run), base_(base) {}
+  TaskOutcome run(TaskContext& ctx) override;
+  /// The image its first FROM was replaced with.
+  [[nodiscard]] const ImageTask& base() const { return base_; }
+
+ private:
+  [[nodiscard]] std::string cache_key(TaskContext& ctx) const;
+  [[nodiscard]] std::optional<ImageData> cached(const std::filesystem::path& entry) const;
+  /// Sends the job to the plan's engine for it; the result lands in the store.
+  ImageData build_on_engine(TaskContext& ctx, const std::string& key, double* seconds) const;
+  ImageData load(const oci::Descriptor& manifest) const;
+
+  const BuildEnv& env_;
+  uint32_t run_;
+  const ImageTask& base_;
+};
+
 /// How one image gets an incremental layer: a delta on its last good build, or the full layer.
 struct LayerChoice {
   bool delta = false;
@@ -79,9 +101,9 @@ std::string layer_fingerprint(const LayerSpec& spec, const oci::CompressionSpec&
 /// (docs/incremental.md): one delta per distinct previous tree, the full layer for the rest.
 class LayerTask final : public Task {
  public:
-  /// `bases`: the base-pull of each image on an incremental layer (its base is compared with
-  /// the last build's).
-  LayerTask(const BuildEnv& env, uint32_t layer, std::map<uint32_t, const BasePullTask*> bases = {})
+  /// `bases`: the task whose image each image on an incremental layer starts from (its digest
+  /// is compared with the last build's base).
+  LayerTask(const BuildEnv& env, uint32_t layer, std::map<uint32_t, const ImageTask*> bases = {})
       : env_(env), layer_(layer), bases_(std::move(bases)) {}
   TaskOutcome run(TaskContext& ctx) override;
   /// The full layer (of a non-incremental layer, or for the images that do not take a delta).
@@ -118,7 +140,7 @@ class LayerTask final : public Task {
 
   const BuildEnv& env_;
   uint32_t layer_;
-  std::map<uint32_t, const BasePullTask*> bases_;
+  std::map<uint32_t, const ImageTask*> bases_;
   Output<oci::LayerBlob> blob_;
   std::map<uint32_t, LayerChoice> choices_;
   std::map<std::string, oci::LayerBlob> deltas_;  ///< by the previous tree index's digest
@@ -211,12 +233,19 @@ class PlanRunner final : public TaskRunner {
   /// Outputs by plan subject, after the run (null when the task did not succeed).
   [[nodiscard]] const ImageData* base_image(uint32_t base) const;
   [[nodiscard]] const ImageData* built_image(uint32_t build) const;
+  [[nodiscard]] const ImageData* run_image(uint32_t run) const;
+  /// The image build `build` started from (its base, RUN build or base build).
+  [[nodiscard]] const ImageData* source_image(uint32_t build) const;
   [[nodiscard]] const PushResult* pushed(uint32_t build) const;
   [[nodiscard]] const RenderedValues* rendered(uint32_t release) const;
 
  private:
+  /// The task whose image build `pb` starts from (made already: tasks come in plan order).
+  [[nodiscard]] const ImageTask& source(const PlanBuild& pb) const;
+
   std::vector<std::unique_ptr<Task>> tasks_;  ///< by plan task index
   std::vector<BasePullTask*> bases_;          ///< by plan base index
+  std::vector<RunTask*> runs_;                ///< by plan run index
   std::vector<LayerTask*> layers_;
   std::vector<BuildTask*> builds_;
   std::vector<PushTask*> pushes_;             ///< by plan build index (null when not pushed)

@@ -1,0 +1,92 @@
+// Plan expansion: engines for RUN builds, and the final topological order of the tasks.
+#include <fmt/format.h>
+
+#include <map>
+#include <queue>
+
+#include "plan_parts.h"
+
+namespace flavourgraph {
+
+void assign_engines(Plan& plan, const std::vector<EngineSpec>& cli) {
+  std::vector<EngineSpec> engines = plan.config->engines;
+  for (const auto& e : cli) {
+    auto it = std::find_if(engines.begin(), engines.end(), [&](const EngineSpec& x) { return x.name == e.name; });
+    if (it != engines.end())
+      *it = e;
+    else
+      engines.push_back(e);
+  }
+  if (plan.runs.empty()) {
+    plan.engines = std::move(engines);
+    return;
+  }
+  if (engines.empty()) {
+    EngineSpec local;
+    parse_engine("buildah", local, "local");
+    engines.push_back(local);
+  }
+  plan.engines = std::move(engines);
+  std::vector<double> load(plan.engines.size(), 0);
+  std::map<std::string, int> engine_of_base;
+  for (auto& run : plan.runs) {
+    std::string base = run.base >= 0 ? plan.bases[static_cast<size_t>(run.base)].ref
+                                     : "build:" + plan.builds[static_cast<size_t>(run.base_build)].id_suffix();
+    auto [it, fresh] = engine_of_base.emplace(base, 0);
+    if (fresh) {
+      size_t best = 0;
+      for (size_t e = 1; e < plan.engines.size(); ++e)
+        if ((load[e] + 1) / plan.engines[e].width < (load[best] + 1) / plan.engines[best].width) best = e;
+      it->second = static_cast<int>(best);
+    }
+    run.engine = it->second;
+    load[static_cast<size_t>(run.engine)] += 1;
+  }
+}
+
+void sort_tasks(Plan& plan) {
+  size_t n = plan.tasks.size();
+  std::vector<std::vector<uint32_t>> users(n);
+  std::vector<size_t> waiting(n, 0);
+  for (uint32_t i = 0; i < n; ++i) {
+    for (uint32_t d : plan.tasks[i].deps) users[d].push_back(i);
+    for (uint32_t d : plan.tasks[i].after) users[d].push_back(i);
+    waiting[i] = plan.tasks[i].deps.size() + plan.tasks[i].after.size();
+  }
+  std::priority_queue<uint32_t, std::vector<uint32_t>, std::greater<>> ready;
+  for (uint32_t i = 0; i < n; ++i)
+    if (waiting[i] == 0) ready.push(i);
+  std::vector<uint32_t> order;
+  order.reserve(n);
+  while (!ready.empty()) {
+    uint32_t i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (uint32_t u : users[i])
+      if (--waiting[u] == 0) ready.push(u);
+  }
+  if (order.size() != n) throw std::logic_error("the plan's tasks form a cycle");
+  std::vector<uint32_t> renumber(n);
+  for (uint32_t pos = 0; pos < n; ++pos) renumber[order[pos]] = pos;
+  std::vector<PlanTask> sorted;
+  sorted.reserve(n);
+  for (uint32_t i : order) {
+    PlanTask t = std::move(plan.tasks[i]);
+    for (auto& d : t.deps) d = renumber[d];
+    for (auto& d : t.after) d = renumber[d];
+    sorted.push_back(std::move(t));
+  }
+  plan.tasks = std::move(sorted);
+  auto fix = [&](int& t) {
+    if (t >= 0) t = static_cast<int>(renumber[static_cast<size_t>(t)]);
+  };
+  for (auto& b : plan.builds) {
+    fix(b.build_task);
+    fix(b.tag_task);
+    fix(b.push_task);
+  }
+  for (auto& r : plan.runs) fix(r.task);
+  for (auto& r : plan.releases) fix(r.task);
+}
+
+}  // namespace flavourgraph
