@@ -122,7 +122,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     ::close(out[1]);
     return r;
   }
-  pid_t pid = spawn(argv, options, out[1], err[1], r.err);
+  // Merged: stderr goes into the same pipe, so that lines keep the order they were written in.
+  pid_t pid = spawn(argv, options, out[1], options.merge_stderr ? out[1] : err[1], r.err);
   ::close(out[1]);
   ::close(err[1]);
   if (pid < 0) {

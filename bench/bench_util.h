@@ -54,9 +54,11 @@ struct ExampleBuild {
   std::string clean;  ///< removes the store, target, state and values
 };
 
+/// With `run_bases` false, the mediawiki kinds go on the example's prebuilt PHP bases instead of
+/// its RUN-built ones (benches of the native builder measure no build engine).
 inline ExampleBuild prepare_example(const std::filesystem::path& work, const std::filesystem::path& tree,
                                     const std::string& compression, const std::string& binary,
-                                    const std::string& source) {
+                                    const std::string& source, bool run_bases = false) {
   namespace fs = std::filesystem;
   auto dash = compression.find('-');
   std::string format = compression.substr(0, dash), level = compression.substr(dash + 1);
@@ -69,8 +71,15 @@ inline ExampleBuild prepare_example(const std::filesystem::path& work, const std
   replace("    source: app\n", "    source: " + tree.string() + "\n");
   replace("registry: oci:../../.flavourgraph/registry", "registry: oci:" + (work / "registry").string());
   replace("  format: gzip\n  level: 5\n", "  format: " + format + "\n  level: " + level + "\n");
+  if (!run_bases) {
+    replace("base: \"build:php-base/php{PHP_VERSION}/image\"", "base: \"oci:bases:php{PHP_VERSION}-fpm-multiversion-base\"");
+    replace("base: \"build:php-base/php{PHP_VERSION}/image\"", "base: \"oci:bases:php{PHP_VERSION}-cli\"");
+    auto a = images.find("  # The multiversion PHP bases."), b = images.find("  webserver:\n");
+    if (a == std::string::npos || b == std::string::npos) throw std::runtime_error("example images.yaml changed: no php-base");
+    images.erase(a, b - a);
+  }
   fs::create_directories(work / "cfg");
-  for (const char* sub : {"bases", "debug", "webserver"}) {
+  for (const char* sub : {"bases", "debug", "webserver", "php-base", "shell"}) {
     fs::remove_all(work / "cfg" / sub);
     fs::copy(source + "/configs/example/" + sub, work / "cfg" / sub, fs::copy_options::recursive);
   }

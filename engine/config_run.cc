@@ -33,7 +33,8 @@ std::string engine_address(std::string_view url, EngineSpec& out) {
   if (url == "buildah" || scheme_of("buildah:")) {
     out.type = EngineType::buildah;
     out.address = url == "buildah" ? "" : std::string(url.substr(8));
-    if (!out.address.empty() && out.address.front() != '/') return "buildah:DIR needs an absolute storage directory";
+    if (!out.address.empty() && out.address.front() != '/')
+      return fmt::format("'{}': buildah:DIR needs an absolute storage directory", url);
     return "";
   }
   for (auto [prefix, type] : {std::pair{std::string_view("podman+"), EngineType::podman},

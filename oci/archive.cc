@@ -7,7 +7,9 @@
 
 #include <cstring>
 #include <fmt/format.h>
+#include <charconv>
 #include <map>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 #include <algorithm>
@@ -149,6 +151,10 @@ namespace {
 
 uint64_t parse_octal(const char* field, size_t width) {
   uint64_t v = 0;
+  if (static_cast<unsigned char>(field[0]) & 0x80) {  // GNU base-256, for sizes of 8 GiB and more
+    for (size_t i = 1; i < width; ++i) v = (v << 8) | static_cast<unsigned char>(field[i]);
+    return v;
+  }
   for (size_t i = 0; i < width && field[i]; ++i) {
     if (field[i] == ' ') continue;
     if (field[i] < '0' || field[i] > '7') break;
@@ -177,16 +183,22 @@ class ArchiveReader {
   void read_all() {
     char h[kBlock];
     std::string long_name;
+    int64_t pax_size = -1;  // from a pax header, for the next entry
     for (size_t entries = 0; read_exact(h, kBlock); ++entries) {
       if (entries > 1'000'000) fail("too many entries");
       if (std::all_of(h, h + kBlock, [](char c) { return c == 0; })) return;
-      uint64_t size = parse_octal(h + 124, 12);
+      uint64_t size = pax_size >= 0 ? static_cast<uint64_t>(pax_size) : parse_octal(h + 124, 12);
       char type = h[156];
       std::string name = long_name.empty() ? entry_name(h) : long_name;
       long_name.clear();
+      pax_size = -1;
       if (type == 'L') {  // GNU long name: the next entry's name
         long_name = read_small(size);
         long_name.resize(std::strlen(long_name.c_str()));
+        continue;
+      }
+      if (type == 'x') {  // pax extended header: the next entry's path and size
+        pax(read_small(size), long_name, pax_size);
         continue;
       }
       while (name.starts_with("./")) name.erase(0, 2);
@@ -199,6 +211,30 @@ class ArchiveReader {
       }
     }
     fail("the archive ends without its end marker");
+  }
+
+  /// The records of a pax header ("LEN key=value\n"...): path and size.
+  void pax(const std::string& text, std::string& path, int64_t& size) const {
+    size_t at = 0;
+    for (int guard = 0; at < text.size() && guard < 10000; ++guard) {
+      size_t space = text.find(' ', at);
+      if (space == std::string::npos) fail("a pax header is malformed");
+      uint64_t len = parse_decimal(text.substr(at, space - at));
+      if (len == 0 || at + len > text.size()) fail("a pax header is malformed");
+      std::string record = text.substr(space + 1, at + len - space - 2);  // without the newline
+      size_t eq = record.find('=');
+      if (eq != std::string::npos && record.compare(0, eq, "path") == 0) path = record.substr(eq + 1);
+      if (eq != std::string::npos && record.compare(0, eq, "size") == 0)
+        size = static_cast<int64_t>(parse_decimal(record.substr(eq + 1)));
+      at += len;
+    }
+  }
+
+  uint64_t parse_decimal(const std::string& s) const {
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) fail("a pax header is malformed");
+    return v;
   }
 
   [[nodiscard]] const std::string& index() const { return index_; }
