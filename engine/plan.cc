@@ -18,65 +18,6 @@
 
 namespace flavourgraph {
 
-std::string_view task_kind_name(TaskKind k) {
-  switch (k) {
-    case TaskKind::base_pull: return "base-pull";
-    case TaskKind::layer: return "layer";
-    case TaskKind::build: return "build";
-    case TaskKind::tag: return "tag";
-    case TaskKind::push: return "push";
-    case TaskKind::render_values: return "render-values";
-    case TaskKind::run: return "run";
-  }
-  return "?";
-}
-
-std::optional<TaskKind> parse_task_kind(std::string_view s) {
-  for (size_t i = 0; i < kTaskKindCount; ++i) {
-    auto k = static_cast<TaskKind>(i);
-    if (task_kind_name(k) == s) return k;
-  }
-  return std::nullopt;
-}
-
-std::string PlanBuild::id_suffix() const {
-  return image_name + ":" + flavour_name + ":" + kind_name;
-}
-
-std::string PlanBuild::image_ref(std::string_view registry) const {
-  return fmt::format("{}/{}:{}", registry, repository, tag);
-}
-
-int Plan::find(std::string_view id) const {
-  for (size_t i = 0; i < tasks.size(); ++i)
-    if (tasks[i].id == id) return static_cast<int>(i);
-  return -1;
-}
-
-size_t Plan::count(TaskKind k) const {
-  return static_cast<size_t>(
-      std::count_if(tasks.begin(), tasks.end(), [&](const PlanTask& t) { return t.kind == k; }));
-}
-
-std::vector<uint32_t> Plan::critical_path() const {
-  // Tasks are topologically ordered: longest chain ending at each task, then walk back.
-  std::vector<int> len(tasks.size(), 1), prev(tasks.size(), -1);
-  for (size_t i = 0; i < tasks.size(); ++i)
-    for (uint32_t d : tasks[i].deps)
-      if (len[d] + 1 > len[i] || (len[d] + 1 == len[i] && prev[i] > static_cast<int>(d))) {
-        len[i] = len[d] + 1;
-        prev[i] = static_cast<int>(d);
-      }
-  std::vector<uint32_t> path;
-  if (tasks.empty()) return path;
-  int best = 0;
-  for (size_t i = 0; i < tasks.size(); ++i)
-    if (len[i] > len[static_cast<size_t>(best)]) best = static_cast<int>(i);
-  for (int i = best; i >= 0; i = prev[static_cast<size_t>(i)]) path.push_back(static_cast<uint32_t>(i));
-  std::reverse(path.begin(), path.end());
-  return path;
-}
-
 namespace {
 
 using BuildKey = std::tuple<uint32_t, uint32_t, uint32_t>;  // image, flavour, kind
