@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -26,12 +28,16 @@ void append_tail(std::string& sink, const char* data, size_t n, size_t keep) {
   if (keep && sink.size() > 2 * keep) sink.erase(0, sink.size() - keep);
 }
 
-pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& o, int out_fd, int err_fd, std::string& error) {
+pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& o, int out_fd, int err_fd, int in_fd,
+            std::string& error) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
   posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (in_fd >= 0)
+    posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+  else
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   if (!o.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, o.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -72,7 +78,7 @@ void pump(pid_t pid, int out_fd, int err_fd, const ProcessOptions& o, ProcessRes
   char buf[65536];
   bool watching = o.cancel || o.timeout.count() > 0;
   auto deadline = o.timeout.count() > 0 ? Clock::now() + o.timeout : Clock::time_point::max();
-  Clock::time_point kill_at = Clock::time_point::max();
+  Clock::time_point kill_at = Clock::time_point::max(), give_up_at = Clock::time_point::max();
   while (open_fds > 0) {
     if (watching && kill_at == Clock::time_point::max()) {
       bool cancel = o.cancel && o.cancel->requested();
@@ -83,9 +89,11 @@ void pump(pid_t pid, int out_fd, int err_fd, const ProcessOptions& o, ProcessRes
         ::kill(-pid, SIGTERM);
         kill_at = Clock::now() + o.grace;
       }
-    } else if (watching && Clock::now() >= kill_at) {
+    } else if (watching && give_up_at == Clock::time_point::max() && Clock::now() >= kill_at) {
       ::kill(-pid, SIGKILL);
-      kill_at += std::chrono::hours(24);
+      give_up_at = Clock::now() + o.grace;
+    } else if (watching && Clock::now() >= give_up_at) {
+      break;  // something outside the group holds the pipes: stop reading, the child is dead
     }
     if (::poll(fds, 2, watching ? 100 : -1) < 0) {
       if (errno == EINTR) continue;
@@ -103,6 +111,36 @@ void pump(pid_t pid, int out_fd, int err_fd, const ProcessOptions& o, ProcessRes
       }
     }
   }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+}
+
+/// Writes a small input (it fits the pipe's buffer, so this cannot wait on the reader) and
+/// closes the pipe. SIGPIPE, should the child exit unread, is blocked in this thread and
+/// taken back, never delivered to the process.
+void write_input(int fd, const std::string& input) {
+  sigset_t pipe_only, old;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  const char* p = input.data();
+  bool broken = false;
+  for (size_t left = input.size(); left > 0;) {
+    ssize_t w = ::write(fd, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      broken = errno == EPIPE;
+      break;
+    }
+    p += w;
+    left -= static_cast<size_t>(w);
+  }
+  ::close(fd);
+  if (broken) {
+    timespec zero{0, 0};
+    sigtimedwait(&pipe_only, nullptr, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 }  // namespace
@@ -122,15 +160,23 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     ::close(out[1]);
     return r;
   }
+  int in[2] = {-1, -1};
+  if (!options.input.empty() && ::pipe2(in, O_CLOEXEC) != 0) {
+    for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+    return r;
+  }
   // Merged: stderr goes into the same pipe, so that lines keep the order they were written in.
-  pid_t pid = spawn(argv, options, out[1], options.merge_stderr ? out[1] : err[1], r.err);
+  pid_t pid = spawn(argv, options, out[1], options.merge_stderr ? out[1] : err[1], in[0], r.err);
   ::close(out[1]);
   ::close(err[1]);
+  if (in[0] >= 0) ::close(in[0]);
   if (pid < 0) {
     ::close(out[0]);
     ::close(err[0]);
+    if (in[1] >= 0) ::close(in[1]);
     return r;
   }
+  if (in[1] >= 0) write_input(in[1], options.input);
   pump(pid, out[0], err[0], options, r);
   // Not reaped yet, so the group id is still its own: stop whatever it left behind.
   if (r.cancelled || r.timed_out) ::kill(-pid, SIGKILL);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <set>
+#include <tuple>
 
 #include "build_args.h"
 #include "common.h"
@@ -213,6 +214,48 @@ std::optional<FaultOptions> fault_options(const Plan& plan, const ExecArgs& args
   return std::nullopt;
 }
 
+/// Whether a file or directory can be made: a file's directory exists and is writable (and the
+/// file is not a directory); a directory's nearest existing ancestor is a writable directory.
+/// "" when it can.
+std::string unwritable(const std::filesystem::path& path, bool directory) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  if (fs::is_directory(p, ec)) {
+    if (!directory) return "is a directory";
+    return ::access(p.c_str(), W_OK | X_OK) == 0 ? "" : "is not writable";
+  }
+  if (fs::exists(p, ec) && directory) return "exists and is not a directory";
+  if (!directory && !fs::is_directory(p.parent_path(), ec))  // a file's directory is not made for it
+    return fmt::format("cannot be made: {} is not a directory", p.parent_path().string());
+  for (fs::path up = p.parent_path(); !up.empty(); up = up.parent_path()) {
+    if (fs::exists(up, ec)) {
+      if (!fs::is_directory(up, ec)) return fmt::format("cannot be made: {} is not a directory", up.string());
+      return ::access(up.c_str(), W_OK | X_OK) == 0 ? "" : fmt::format("cannot be made: {} is not writable", up.string());
+    }
+    if (up == up.root_path()) break;
+  }
+  return "cannot be made";
+}
+
+/// Output paths are checked before any work: a run must not fail at its end, after pushing,
+/// because a file cannot be written.
+bool check_outputs(const ExecArgs& args) {
+  Diagnostics diags;
+  for (auto [flag, path, dir] : {std::tuple{"--metadata-file", args.metadata_file, false},
+                                 std::tuple{"--trace", args.trace_file, false},
+                                 std::tuple{"--store", args.store, true},
+                                 std::tuple{"--state-dir", args.state_dir, true},
+                                 std::tuple{"--values-dir", args.values_dir, true}}) {
+    if (path.empty()) continue;
+    if (std::string problem = unwritable(path, dir); !problem.empty())
+      diags.error({}, flag, fmt::format("{} {}", path, problem));
+  }
+  if (!diags.has_errors()) return true;
+  print_diagnostics(diags);
+  return false;
+}
+
 /// The run files asked for; false when one could not be written.
 bool write_run_files(const ExecArgs& args, const ExecGraph& graph, const RunResult& result) {
   try {
@@ -237,6 +280,7 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
   const Plan& plan = loaded->plan;
   auto faults_asked = fault_options(plan, args);
   if (!faults_asked) return kExitUsage;
+  if (!check_outputs(args)) return kExitUsage;
 
   ExecGraph graph = exec_graph(plan, faults_asked->model ? &*faults_asked->model : nullptr);
   std::unique_ptr<SimulatedRunner> sim;

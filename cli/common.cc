@@ -38,7 +38,8 @@ void add_plan_options(CLI::App& cmd, PlanArgs& args) {
       ->type_name("TIME");
   cmd.add_option("--registry", args.registry,
                  "push target, overriding images.yaml: HOST[:PORT][/PREFIX] or oci:DIR")
-      ->type_name("TARGET");
+      ->type_name("TARGET")
+      ->each([&args](const std::string&) { args.registry_given = true; });
   cmd.add_option("--latest-tag", args.latest_tag,
                  "extra tag for every published image ('' for none; default from images.yaml, "
                  "else 'latest')")
@@ -111,7 +112,9 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
   if ((sel.stage || sel.scope) && !out.deployments)
     diags.error({}, args.stage.empty() ? "--scope" : "--stage", "needs a deployments file (-d)");
 
-  if (!args.registry.empty())
+  if (args.registry_given && args.registry.empty())
+    diags.error({}, "--registry", "is empty: give HOST[:PORT][/PREFIX] or oci:DIR");
+  else if (!args.registry.empty())
     if (auto problem = check_push_target(args.registry); !problem.empty()) diags.error({}, "--registry", problem);
   if (!args.clusters.empty())
     for (const auto& problem : check_cluster_list(split_list(args.clusters)))

@@ -32,6 +32,7 @@ struct PlanArgs {
   std::string clusters;
   std::string timestamp;
   std::string registry;
+  bool registry_given = false;  ///< --registry was given (perhaps empty)
   std::optional<std::string> latest_tag;
   std::vector<std::string> engines;  ///< NAME=URL[?width=N]
 };

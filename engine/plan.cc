@@ -151,7 +151,7 @@ struct Expander {
     if (!plan.layers[l].spec.incremental) return deps;
     for (uint32_t b : plan.layers[l].builds) {
       const PlanBuild& pb = plan.builds[b];
-      if (pb.parent >= 0) continue;  // a `from` kind takes no delta
+      if (pb.parent >= 0 || plan.base_holds_layer(b, l)) continue;  // takes no delta (a `from` kind), or would wait on itself
       uint32_t t = source_task(pb, base_task);
       if (std::find(deps.begin(), deps.end(), t) == deps.end()) deps.push_back(t);
     }

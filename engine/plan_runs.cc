@@ -69,6 +69,20 @@ std::vector<uint32_t> Plan::critical_path() const {
 }
 
 
+bool Plan::base_holds_layer(uint32_t b, uint32_t l) const {
+  auto source_build = [&](const PlanBuild& pb) {
+    if (pb.run >= 0) return runs[static_cast<size_t>(pb.run)].base_build;
+    return pb.base_build_index();
+  };
+  int cur = source_build(builds[b]);
+  for (size_t guard = 0; cur >= 0 && guard <= builds.size(); ++guard) {
+    const PlanBuild& pb = builds[static_cast<size_t>(cur)];
+    if (std::find(pb.layers.begin(), pb.layers.end(), l) != pb.layers.end()) return true;
+    cur = source_build(pb);
+  }
+  return false;
+}
+
 void assign_engines(Plan& plan, const std::vector<EngineSpec>& cli) {
   std::vector<EngineSpec> engines = plan.config->engines;
   for (const auto& e : cli) {

@@ -168,6 +168,9 @@ class ArchiveReader {
   ArchiveReader(const std::filesystem::path& p, Layout& store) : path_(p), store_(store) {
     fd_ = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) fail(std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) fail(std::strerror(errno));
+    file_size_ = static_cast<uint64_t>(st.st_size);
   }
   ~ArchiveReader() {
     if (fd_ >= 0) ::close(fd_);
@@ -188,6 +191,7 @@ class ArchiveReader {
       if (entries > 1'000'000) fail("too many entries");
       if (std::all_of(h, h + kBlock, [](char c) { return c == 0; })) return;
       uint64_t size = pax_size >= 0 ? static_cast<uint64_t>(pax_size) : parse_octal(h + 124, 12);
+      if (size > file_size_ - std::min(file_size_, offset_)) fail("an entry is larger than the rest of the archive");
       char type = h[156];
       std::string name = long_name.empty() ? entry_name(h) : long_name;
       long_name.clear();
@@ -220,7 +224,7 @@ class ArchiveReader {
       size_t space = text.find(' ', at);
       if (space == std::string::npos) fail("a pax header is malformed");
       uint64_t len = parse_decimal(text.substr(at, space - at));
-      if (len == 0 || at + len > text.size()) fail("a pax header is malformed");
+      if (len < space - at + 2 || len > text.size() - at) fail("a pax header is malformed");
       std::string record = text.substr(space + 1, at + len - space - 2);  // without the newline
       size_t eq = record.find('=');
       if (eq != std::string::npos && record.compare(0, eq, "path") == 0) path = record.substr(eq + 1);
@@ -260,6 +264,7 @@ class ArchiveReader {
       }
       got += static_cast<size_t>(r);
     }
+    offset_ += n;
     return true;
   }
 
@@ -277,8 +282,9 @@ class ArchiveReader {
   }
 
   void skip(uint64_t size) {
-    uint64_t total = (size + kBlock - 1) / kBlock * kBlock;
+    uint64_t total = (size + kBlock - 1) / kBlock * kBlock;  // size was checked against the file: no overflow
     if (::lseek(fd_, static_cast<off_t>(total), SEEK_CUR) < 0) fail(std::strerror(errno));
+    offset_ += total;
   }
 
   void read_blob(const std::string& hex, uint64_t size) {
@@ -304,6 +310,8 @@ class ArchiveReader {
   std::filesystem::path path_;
   Layout& store_;
   int fd_ = -1;
+  uint64_t file_size_ = 0;
+  uint64_t offset_ = 0;  ///< bytes consumed
   std::string index_;
   std::map<std::string, uint64_t> blobs_;
 };

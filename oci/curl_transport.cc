@@ -15,6 +15,19 @@ namespace flavourgraph::oci {
 
 namespace {
 
+/// What to try when TLS fails: the registry may speak plain HTTP, or use a private CA.
+std::string tls_hint(CURLcode code) {
+  switch (code) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      return " (if the registry speaks plain HTTP, pass --insecure-registry HOST; if its certificate is from a "
+             "private CA, --ca-bundle FILE)";
+    default: return "";
+  }
+}
+
 std::once_flag curl_init;
 
 bool transient_curl(CURLcode c) {
@@ -224,7 +237,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& r) {
                                     r.what, r.sink_limit),
                         resp.status);
   if (code != CURLE_OK)
-    throw RegistryError(fmt::format("{}: {}", r.what, curl_easy_strerror(code)), 0, transient_curl(code));
+    throw RegistryError(fmt::format("{}: {}{}", r.what, curl_easy_strerror(code), tls_hint(code)), 0, transient_curl(code));
   return resp;
 }
 

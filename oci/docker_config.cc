@@ -3,7 +3,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
+#include "flavourgraph/error.h"
 #include "flavourgraph/fs_util.h"
+#include "flavourgraph/process.h"
 
 namespace flavourgraph::oci {
 
@@ -53,6 +57,41 @@ std::optional<std::string> unbase64(std::string_view in) {
   return out;
 }
 
+namespace {
+
+/// "https://host/v1/" and the like, as written in a Docker config, to the host alone.
+std::string config_host(std::string k) {
+  for (std::string_view p : {"https://", "http://"})
+    if (k.rfind(p, 0) == 0) k = k.substr(p.size());
+  if (auto slash = k.find('/'); slash != std::string::npos) k = k.substr(0, slash);
+  return k;
+}
+
+/// Asks `docker-credential-<helper> get` for `host`, as docker and skopeo do (the host on
+/// stdin, JSON with Username and Secret on stdout). nullopt when it has none; throws Error
+/// (never with its output, which may hold the secret) when it cannot be run.
+std::optional<Credentials> from_helper(const std::string& helper, const std::string& host) {
+  if (helper.empty() || helper.find('/') != std::string::npos)
+    throw Error(fmt::format("credential helper '{}' is not a helper name", helper));
+  ProcessOptions o;
+  o.input = host;
+  o.timeout = std::chrono::seconds(30);
+  o.keep_tail = 1 << 20;
+  ProcessResult r = run_process({"docker-credential-" + helper, "get"}, o);
+  if (r.status < 0) throw Error(fmt::format("credential helper docker-credential-{} is not installed", helper));
+  if (r.status != 0) {
+    if (r.out.find("credentials not found") != std::string::npos || r.err.find("credentials not found") != std::string::npos)
+      return std::nullopt;
+    throw Error(fmt::format("credential helper docker-credential-{} failed for {} (exit status {})", helper, host, r.status));
+  }
+  json j = json::parse(r.out, nullptr, false);
+  if (!j.is_object() || !j.contains("Secret") || !j["Secret"].is_string())
+    throw Error(fmt::format("credential helper docker-credential-{} gave no Secret for {}", helper, host));
+  return Credentials{j.value("Username", ""), j["Secret"].get<std::string>()};
+}
+
+}  // namespace
+
 std::optional<Credentials> docker_credentials(const std::string& host, const char* docker_config_env,
                                               const char* home_env) {
   std::filesystem::path file;
@@ -65,13 +104,17 @@ std::optional<Credentials> docker_credentials(const std::string& host, const cha
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return std::nullopt;
   json j = json::parse(read_file(file), nullptr, false);
-  if (!j.is_object() || !j.contains("auths") || !j["auths"].is_object()) return std::nullopt;
+  if (!j.is_object()) return std::nullopt;
+  // A helper for this host, else the store for every host, else the credentials written in "auths".
+  if (j.contains("credHelpers") && j["credHelpers"].is_object())
+    for (const auto& [key, helper] : j["credHelpers"].items())
+      if (config_host(key) == host && helper.is_string())
+        if (auto c = from_helper(helper.get<std::string>(), host)) return c;
+  if (j.contains("credsStore") && j["credsStore"].is_string() && !j["credsStore"].get<std::string>().empty())
+    if (auto c = from_helper(j["credsStore"].get<std::string>(), host)) return c;
+  if (!j.contains("auths") || !j["auths"].is_object()) return std::nullopt;
   for (const auto& [key, entry] : j["auths"].items()) {
-    std::string k = key;
-    for (std::string_view p : {"https://", "http://"})
-      if (k.rfind(p, 0) == 0) k = k.substr(p.size());
-    if (auto slash = k.find('/'); slash != std::string::npos) k = k.substr(0, slash);
-    if (k != host || !entry.is_object()) continue;
+    if (config_host(key) != host || !entry.is_object()) continue;
     if (entry.contains("auth") && entry["auth"].is_string()) {
       auto decoded = unbase64(entry["auth"].get<std::string>());
       if (decoded) {

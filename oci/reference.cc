@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 namespace flavourgraph::oci {
 
 namespace {
@@ -16,6 +18,52 @@ bool valid_host(std::string_view s) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
       return false;
   return true;
+}
+
+/// What is wrong with a push target's host (`NAME[:PORT]`, `[IPV6][:PORT]`) and prefix (lower-case
+/// path components), or "".
+std::string target_problem(std::string_view host, std::string_view prefix) {
+  std::string_view name = host, port;
+  bool has_port = false;
+  if (host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return "an IPv6 host needs its closing ']'";
+    name = host.substr(0, close + 1);
+    if (close + 1 < host.size() && host[close + 1] != ':') return "write [IPV6]:PORT";
+    has_port = close + 1 < host.size();
+    if (has_port) port = host.substr(close + 2);
+  } else if (size_t colon = host.find(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+    has_port = true;
+    if (name.empty() || host.find(':', colon + 1) != std::string_view::npos) return "write HOST[:PORT][/PREFIX]";
+  }
+  if (has_port) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || v < 1 || v > 65535)
+      return fmt::format("port '{}' is not a number from 1 to 65535{}", port,
+                         name.find('.') == std::string_view::npos && name != "localhost"
+                             ? " (an OCI image layout on disk is oci:DIR)"
+                             : "");
+  }
+  if (name.front() != '[') {
+    if (name.front() == '-' || name.back() == '-' || name.front() == '.' || name.back() == '.' ||
+        name.find("..") != std::string_view::npos)
+      return fmt::format("'{}' is not a host name", name);
+  }
+  size_t start = 0;
+  while (start < prefix.size()) {
+    size_t end = prefix.find('/', start);
+    std::string_view part = prefix.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (part.empty()) return "the prefix has an empty path component ('//')";
+    for (char c : part)
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+        return fmt::format("prefix component '{}' must be lower-case letters, digits, '.', '_' and '-'", part);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return "";
 }
 
 }  // namespace
@@ -114,6 +162,8 @@ Expected<Target> Target::parse(std::string_view text, const std::filesystem::pat
     while (!t.prefix.empty() && t.prefix.back() == '/') t.prefix.pop_back();
   }
   if (!valid_host(t.host)) return Error(fmt::format("'{}' is not HOST[:PORT][/PREFIX] or oci:DIR", text), ErrorKind::config);
+  if (std::string problem = target_problem(t.host, t.prefix); !problem.empty())
+    return Error(fmt::format("'{}': {}", text, problem), ErrorKind::config);
   return t;
 }
 

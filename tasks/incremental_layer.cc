@@ -37,6 +37,7 @@ std::string LayerTask::no_delta(uint32_t build, std::optional<BuildRecord>* prev
   if (env_.settings().full) return "--full";
   if (env_.settings().no_cache) return "--no-cache";
   if (pb.parent >= 0) return "the kind is built from another kind";
+  if (plan.base_holds_layer(build, layer_)) return "its base is built in this run with this layer";
   if (pb.layers.size() != 1) return "the kind has other layers besides this one";
   if (plan.layers[layer_].spec.dest == "/") return "the layer's dest is /: a delta's whiteouts would hide the base's files";
   if (!env_.previous()) return "no previous build";
@@ -48,7 +49,7 @@ std::string LayerTask::no_delta(uint32_t build, std::optional<BuildRecord>* prev
   const KindSpec& kind = plan.config->images[pb.image].kinds[pb.kind];
   if (prev->settings != settings_digest(pb, kind)) return "the kind's settings (args, env, labels, ...) changed";
   auto base = bases_.find(build);
-  if (base == bases_.end() || !base->second->has_image()) return "the base was not pulled";
+  if (base == bases_.end() || !base->second->has_image()) return "its base image is not there (its task failed)";
   std::string now = base->second->image().manifest.digest.str();
   if (prev->base_digest != now)
     return fmt::format("the base changed ({} -> {})", short_digest(prev->base_digest), short_digest(now));

@@ -47,7 +47,7 @@ PlanRunner::PlanRunner(const BuildEnv& env) {
         std::map<uint32_t, const ImageTask*> bases;  // an incremental layer compares the images' bases
         if (plan.layers[s].spec.incremental)
           for (uint32_t b : plan.layers[s].builds)
-            if (plan.builds[b].parent < 0) bases[b] = &source(plan.builds[b]);
+            if (plan.builds[b].parent < 0 && !plan.base_holds_layer(b, s)) bases[b] = &source(plan.builds[b]);
         tasks_.push_back(std::make_unique<LayerTask>(env, s, std::move(bases)));
         layers_[s] = static_cast<LayerTask*>(tasks_.back().get());
         break;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <random>
 
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/oci/archive.h"
@@ -18,17 +19,21 @@ namespace {
 
 /// A work directory under the store's temp dir (so that the base's blobs are hard links), and
 /// a link to it under /tmp: buildah makes an image name of an `oci:` path, and the store's
-/// path may hold what names cannot (`.flavourgraph`, capitals). Both removed when done.
+/// path may hold what names cannot (`.flavourgraph`, capitals). Both named with `nonce`, unique
+/// to this build; both removed when done.
 struct WorkDir {
   std::filesystem::path path;
   std::filesystem::path link;
-  WorkDir(std::filesystem::path p, const std::string& key) : path(std::move(p)) {
-    std::filesystem::remove_all(path);
+  WorkDir(std::filesystem::path p, const std::string& nonce) : path(std::move(p)) {
     std::filesystem::create_directories(path);
-    link = std::filesystem::path("/tmp") / fmt::format("flavourgraph-run-{}-{}", key.substr(0, 16), ::getpid());
-    std::error_code ec;
-    std::filesystem::remove(link, ec);
-    std::filesystem::create_directory_symlink(std::filesystem::absolute(path), link);
+    link = std::filesystem::path("/tmp") / ("flavourgraph-run-" + nonce);
+    try {
+      std::filesystem::create_directory_symlink(std::filesystem::absolute(path), link);
+    } catch (...) {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+      throw;
+    }
   }
   ~WorkDir() {
     std::error_code ec;
@@ -38,6 +43,13 @@ struct WorkDir {
   WorkDir(const WorkDir&) = delete;
   WorkDir& operator=(const WorkDir&) = delete;
 };
+
+/// Lower-case hex, unique to one RUN build of this process (and, by its random part, of any
+/// other process on any machine sharing an engine).
+std::string nonce(const std::string& key, uint32_t run) {
+  std::random_device rd;
+  return fmt::format("{}-{}-{}-{:08x}", key.substr(0, 16), run, ::getpid(), rd());
+}
 
 /// Brings the blobs of `img` the store lacks from where they are (a registry it was not pulled
 /// from, layers being mountable there).
@@ -86,7 +98,7 @@ ImageData RunTask::load(const oci::Descriptor& manifest) const {
   img.parsed = std::move(*parsed);
   img.config = nlohmann::json::parse(env_.store().read_blob(img.parsed.config.digest), nullptr, false);
   if (!img.config.is_object()) throw Error(fmt::format("run:{}: the engine's image config is not a JSON object", pr.name));
-  img.name = base_.image().name;  // what its FROM was: the base the images on it name
+  img.name = "run:" + pr.name + "@" + manifest.digest.str();  // no registry has it: named after its task
   return img;
 }
 
@@ -109,7 +121,8 @@ ImageData RunTask::build_on_engine(TaskContext& ctx, const std::string& key, dou
   const PlanRun& pr = env_.plan().runs[run_];
   const ImageData& base = base_.image();
   complete_in_store(env_, base, ctx);
-  WorkDir work(env_.store().tmp_dir() / ("run-" + key.substr(0, 16)), key);
+  std::string unique = nonce(key, run_);
+  WorkDir work(env_.store().tmp_dir() / ("run-" + unique), unique);
   EngineJob job;
   job.containerfile = std::filesystem::absolute(pr.spec.containerfile_path);
   job.context = std::filesystem::absolute(pr.spec.context_path);
@@ -119,7 +132,7 @@ ImageData RunTask::build_on_engine(TaskContext& ctx, const std::string& key, dou
   job.base_digest = base.manifest.digest.str();
   job.base_layout = work.link / "base";
   job.timestamp = env_.settings().source_date_epoch;
-  job.tag = "localhost/flavourgraph-run:" + key.substr(0, 16);
+  job.tag = "localhost/flavourgraph-run:" + unique;
   job.out_archive = std::filesystem::absolute(work.path / "out.tar");
   {
     auto layout = oci::Layout::open(job.base_layout, true);  // hard links into the store where it can
@@ -130,10 +143,8 @@ ImageData RunTask::build_on_engine(TaskContext& ctx, const std::string& key, dou
   }
   EngineSet& engines = env_.engines();
   const EngineDriver& driver = engines.driver(static_cast<size_t>(pr.engine));
-  if (driver.wants_archive()) {
-    job.base_archive = std::filesystem::absolute(work.path / "base.tar");
-    oci::write_oci_archive(env_.store(), base.manifest, job.base_name, job.base_archive);
-  }
+  job.base_archive = std::filesystem::absolute(work.path / "base.tar");
+  job.write_base_archive = [&] { oci::write_oci_archive(env_.store(), base.manifest, job.base_name, job.base_archive); };
   auto slot = engines.acquire(static_cast<size_t>(pr.engine), ctx.cancel());
   if (!slot) throw oci::Cancelled();
   auto start = std::chrono::steady_clock::now();

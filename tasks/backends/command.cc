@@ -35,6 +35,18 @@ std::string run_engine(const std::string& engine, const std::vector<std::string>
                           tail.empty() ? "" : "; its last lines:\n", tail));
 }
 
+/// A short side command (does the engine have an image; drop a name): its exit status, within
+/// 60 s, stopped when the build is cancelled.
+int quick(const std::vector<std::string>& argv, const CancelSource& cancel) {
+  ProcessOptions o;
+  o.cancel = &cancel;
+  o.timeout = std::chrono::seconds(60);
+  o.keep_tail = 4096;
+  ProcessResult r = run_process(argv, o);
+  if (r.cancelled) throw oci::Cancelled();
+  return r.status;
+}
+
 void common_build_args(std::vector<std::string>& argv, const EngineJob& job) {
   argv.insert(argv.end(), {"-f", job.containerfile.string()});
   for (const auto& [k, v] : job.args) argv.insert(argv.end(), {"--build-arg", k + "=" + v});
@@ -52,7 +64,6 @@ class BuildahDriver final : public EngineDriver {
     if (r.status == 0) return "";
     return r.status < 0 ? "buildah is not installed (apt-get install buildah)" : "buildah --version failed: " + r.err;
   }
-  [[nodiscard]] bool wants_archive() const override { return false; }
 
   /// Whether the base is in buildah's storage under its name; pulling it there (buildah names
   /// what it pulls after the layout's path, so it is tagged with the base's own name); the
@@ -72,17 +83,17 @@ class BuildahDriver final : public EngineDriver {
 
   void build(const EngineJob& job, const CancelSource& cancel) const override {
     auto cmds = commands(job);
-    if (run_process(cmds[0]).status != 0) {  // not there yet: the engine keeps bases, its cache
+    if (quick(cmds[0], cancel) != 0) {  // not there yet: the engine keeps bases, its cache
       std::string id = run_engine(name_, cmds[1], &cancel);
       while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
       if (id.find('\n') != std::string::npos) id = id.substr(id.rfind('\n') + 1);
       cmds[2][cmds[2].size() - 2] = id;
       run_engine(name_, cmds[2], &cancel);
-      (void)run_process(with_base({"rmi", "localhost" + job.base_layout.string() + ":latest"}));  // the path's name
+      quick(with_base({"rmi", "localhost" + job.base_layout.string() + ":latest"}), cancel);  // the path's name
     }
     run_engine(name_, cmds[3], &cancel);
     run_engine(name_, cmds[4], &cancel);
-    (void)run_process(cmds[5]);  // the result is out: the engine need not keep it
+    quick(cmds[5], cancel);  // the result is out: the engine need not keep it
   }
 
  private:
@@ -113,7 +124,6 @@ class PodmanDriver final : public EngineDriver {
                  : fmt::format("podman's API service at {} does not answer: {}", url_, e.what());
     }
   }
-  [[nodiscard]] bool wants_archive() const override { return true; }
 
   [[nodiscard]] std::vector<std::vector<std::string>> commands(const EngineJob& job) const override {
     std::vector<std::string> build = remote({"build", "--isolation", "chroot", "--layers=false", "--pull=never", "--from", local_name(job)});
@@ -128,10 +138,13 @@ class PodmanDriver final : public EngineDriver {
 
   void build(const EngineJob& job, const CancelSource& cancel) const override {
     auto cmds = commands(job);
-    if (run_process(cmds[0]).status != 0) run_engine(name_, cmds[1], &cancel);  // the engine keeps bases: its cache
+    if (quick(cmds[0], cancel) != 0) {  // the engine keeps bases: its cache; sent only when it lacks one
+      job.write_base_archive();
+      run_engine(name_, cmds[1], &cancel);
+    }
     run_engine(name_, cmds[2], &cancel);
     run_engine(name_, cmds[3], &cancel);
-    (void)run_process(cmds[4]);
+    quick(cmds[4], cancel);
   }
 
  private:
@@ -160,13 +173,16 @@ class BuildkitDriver final : public EngineDriver {
     if (r.status < 0) return "buildctl is not installed (BuildKit's client; Debian 12 does not package it)";
     return fmt::format("the BuildKit daemon at {} does not answer: {}", addr_, last_lines(r.err, 3));
   }
-  [[nodiscard]] bool wants_archive() const override { return false; }
 
   [[nodiscard]] std::vector<std::vector<std::string>> commands(const EngineJob& job) const override {
     std::ifstream in(job.containerfile);
     std::stringstream text;
     text << in.rdbuf();
     std::string from = first_from(text.str());
+    if (from.find('$') != std::string::npos || from.empty())
+      throw Error(fmt::format("engine {}: the first FROM of {} is '{}': BuildKit replaces a base by a literal image name "
+                              "only; write the FROM without a variable",
+                              name_, job.containerfile.string(), from));
     std::vector<std::string> argv = {"buildctl", "--addr", addr_, "build", "--frontend", "dockerfile.v0",
                                      "--local", "context=" + job.context.string(),
                                      "--local", "dockerfile=" + job.containerfile.parent_path().string(),

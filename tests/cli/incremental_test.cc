@@ -178,6 +178,7 @@ TEST_CASE("a fresh machine builds the same delta from the index published at the
     fgtest::write_file(tmp / "cfg/images.yaml", images);
   }
   auto build = [&](const std::string& machine, const std::string& stamp, const std::string& extra = "") {
+    fs::create_directories(tmp / machine);  // the metadata file's directory must exist
     auto r = run(quote(fgtest::binary()) + " build -c " + quote((tmp / "cfg/images.yaml").string()) + " -d " +
                  quote((tmp / "cfg/deployments.yaml").string()) + " --store " + quote((tmp / machine / "store").string()) +
                  " --state-dir " + quote((tmp / machine / "state").string()) + " --values-dir " +

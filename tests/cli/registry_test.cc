@@ -172,6 +172,50 @@ TEST_CASE("a registry with basic auth: credentials from DOCKER_CONFIG, never in 
   }
 }
 
+TEST_CASE("credential helpers (credHelpers, credsStore): the secret reaches the registry, never any output") {
+  fgtest::RegistryOptions opts;
+  opts.htpasswd = true;
+  opts.password = "helper-secret-5d81e7";
+  fgtest::RegistryServer reg(opts);
+  RegistryBuild b(reg.address());
+  // A helper as docker runs it: `docker-credential-NAME get`, the host on stdin, JSON out. It
+  // logs the host it was asked for, so that the test sees it was the one asked.
+  fs::path bin = b.tmp / "bin";
+  fgtest::write_file(bin / "docker-credential-fgtest",
+                     std::string(R"(#!/bin/sh
+[ "$1" = get ] || exit 2
+read host
+echo "$host" >> )") + quote((b.tmp / "asked").string()) + R"(
+printf '{"ServerURL":"%s","Username":")" + opts.user + R"(","Secret":")" + opts.password +
+                         R"("}\n' "$host"
+)");
+  fs::permissions(bin / "docker-credential-fgtest", fs::perms::owner_all);
+  std::string path = "PATH=" + quote(bin.string()) + ":\"$PATH\" ";
+  for (const std::string& config : {"{\"credHelpers\": {\"" + reg.address() + "\": \"fgtest\"}}",
+                                    std::string("{\"credsStore\": \"fgtest\", \"auths\": {}}")}) {
+    fs::remove_all(b.tmp / "state");
+    fs::remove_all(b.tmp / "store");
+    fs::remove(b.tmp / "asked");
+    fgtest::write_file(b.tmp / "docker/config.json", config);
+    std::string env = path + "DOCKER_CONFIG=" + quote((b.tmp / "docker").string());
+    auto ok = run(env + " " + b.command("--progress json" + b.meta("m.json") + " --trace " + quote((b.tmp / "trace.json").string())));
+    INFO(config, ok.err);
+    REQUIRE(ok.status == 0);
+    CHECK(fgtest::read_file(b.tmp / "asked").find(reg.address()) != std::string::npos);
+    for (const std::string& text : {ok.out, ok.err, fgtest::read_file(b.tmp / "m.json"), fgtest::read_file(b.tmp / "trace.json"),
+                                    fgtest::read_file(b.tmp / "state/report.json")})
+      CHECK(text.find(opts.password) == std::string::npos);
+  }
+  auto s = run("skopeo inspect --tls-verify=false --creds " + quote(opts.user + ":" + opts.password) + " " +
+               quote("docker://" + reg.address() + "/restricted/mediawiki-webserver:latest"));
+  CHECK(s.status == 0);
+  // A helper that is not installed is an error that names it.
+  fgtest::write_file(b.tmp / "docker/config.json", "{\"credsStore\": \"nosuchhelper\"}");
+  auto missing = b.build("", "DOCKER_CONFIG=" + quote((b.tmp / "docker").string()));
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("docker-credential-nosuchhelper is not installed") != std::string::npos);
+}
+
 TEST_CASE("the registry killed in the middle of a push: bounded retries, a clear failure, no tag on an "
           "incomplete image; after a restart a rerun completes") {
   fgtest::RegistryServer reg;

@@ -82,11 +82,12 @@ TEST_CASE("sockets in a source tree are left out with a warning naming them") {
 TEST_CASE("an error after files were written says what was written, never 'nothing was written'") {
   fgtest::Example ex;
   ValuesRepo repo;
-  // report.json cannot be written: its directory is a file.
-  fgtest::write_file(ex.tmp / "state-file", "x");
+  // report.json cannot be written: a directory has its name (the state dir itself is fine, so
+  // this is found only at the end).
+  fs::create_directories(ex.state / "report.json");
   auto r = fgtest::run(quote(fgtest::binary()) + " build -c " + quote((ex.cfg_dir / "images.yaml").string()) + " -d " +
                        quote((ex.cfg_dir / "deployments.yaml").string()) + " --store " + quote(ex.store.string()) +
-                       " --state-dir " + quote((ex.tmp / "state-file").string()) + " --values-dir " +
+                       " --state-dir " + quote(ex.state.string()) + " --values-dir " +
                        quote(repo.dir.string()) + " --registry oci:" + quote(ex.registry.string()) +
                        " --timestamp 2024-10-29-190315 --progress quiet");
   CHECK(r.status == 1);

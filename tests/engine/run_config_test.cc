@@ -332,6 +332,36 @@ TEST_CASE("run-config: a build: base is built first, in the same plan") {
   check_topological(p);
 }
 
+TEST_CASE("run-config: an incremental layer in a build and in the build on it plans without a cycle") {
+  RunPlan rp;
+  Plan p = rp.plan(R"(registry: r.example.org
+layers:
+  app: {source: php, dest: /srv/app, incremental: true}
+images:
+  top:
+    flavours: {fl: {}}
+    kinds:
+      image: {repository: r/top, base: "build:bottom/fl/image", layers: [app]}
+      run: {repository: r/top-run, base: "build:bottom/fl/image", containerfile: php/Containerfile, layers: [app]}
+  bottom:
+    flavours: {fl: {base: "oci:b:x"}}
+    kinds:
+      image: {repository: r/bottom, layers: [app]}
+)");
+  INFO(rp.diags.str());
+  REQUIRE_FALSE(rp.diags.has_errors());
+  check_topological(p);
+  REQUIRE(p.layers.size() == 1);
+  const PlanBuild& bottom = build_named(p, "bottom:fl:image");
+  CHECK_FALSE(p.base_holds_layer(static_cast<uint32_t>(p.tasks[static_cast<size_t>(bottom.build_task)].subject), 0));
+  for (const char* b : {"top:fl:image", "top:fl:run"})
+    CHECK(p.base_holds_layer(p.tasks[static_cast<size_t>(build_named(p, b).build_task)].subject, 0));
+  // The layer waits for the base-pull of the bottom image only: not for builds that wait for it.
+  const PlanTask& layer = p.tasks[static_cast<size_t>(p.find("layer:" + p.layers[0].key))];
+  REQUIRE(layer.after.size() == 1);
+  CHECK(p.tasks[layer.after[0]].id == "base-pull:oci:b:x");
+}
+
 TEST_CASE("run-config: a cycle of build: bases is an error") {
   RunPlan rp;
   rp.plan(R"(registry: r.example.org

@@ -29,6 +29,7 @@ struct ProcessOptions {
   std::chrono::milliseconds grace{5000};
   size_t keep_tail = 0;  ///< keep only the last bytes of each stream (0 = everything)
   bool merge_stderr = false;  ///< stderr into `out`, interleaved as written
+  std::string input;          ///< written to the child's stdin (else stdin is /dev/null); small
 };
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd = {});

@@ -128,6 +128,9 @@ struct Plan {
 
   [[nodiscard]] int find(std::string_view id) const;
   [[nodiscard]] size_t count(TaskKind k) const;
+  /// Whether build `b` starts from an image built in this run (a `from` or `build:` base, or a
+  /// RUN build's) that already holds layer `l`: an incremental `l` cannot wait for that base.
+  [[nodiscard]] bool base_holds_layer(uint32_t b, uint32_t l) const;
   /// The longest dependency chain (task indices), by task count.
   [[nodiscard]] std::vector<uint32_t> critical_path() const;
 };

@@ -12,8 +12,10 @@ struct Credentials {
   std::string password;
 };
 
-/// Credentials for `host` from $DOCKER_CONFIG/config.json or ~/.docker/config.json ("auths":
-/// base64 "auth", or "username"/"password"). nullopt when there are none.
+/// Credentials for `host` from $DOCKER_CONFIG/config.json or ~/.docker/config.json, as docker
+/// reads them: the host's `credHelpers` entry, else `credsStore` (each runs
+/// `docker-credential-<name> get`), else `auths` (base64 "auth", or "username"/"password").
+/// nullopt when there are none; throws Error when a helper cannot be run.
 std::optional<Credentials> docker_credentials(const std::string& host, const char* docker_config_env,
                                               const char* home_env);
 

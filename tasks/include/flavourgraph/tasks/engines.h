@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,7 @@ struct EngineJob {
   /// both naming it `base_name`, which is unique to the base's digest.
   std::filesystem::path base_layout;
   std::filesystem::path base_archive;
+  std::function<void()> write_base_archive;  ///< writes `base_archive`, for a driver that wants it
   std::string base_name;
   std::string base_digest;
   int64_t timestamp = 0;              ///< the created time and file times of what RUN writes
@@ -39,8 +41,6 @@ class EngineDriver {
   /// What keeps the engine from building ("" when nothing): a missing client, an engine that
   /// does not answer.
   [[nodiscard]] virtual std::string check() const = 0;
-  /// Whether it wants `base_archive` (else `base_layout` is enough).
-  [[nodiscard]] virtual bool wants_archive() const = 0;
   /// Builds `job` into `job.out_archive`. Throws Error with the last lines of the engine's
   /// output when it fails; oci::Cancelled when `cancel` stopped it.
   virtual void build(const EngineJob& job, const CancelSource& cancel) const = 0;
