@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common.h"
+#include "flavourgraph/config.h"
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/release_values.h"
 #include "flavourgraph/report.h"
@@ -17,9 +18,12 @@ void add_render_options(CLI::App& cmd, RenderArgs& a) {
       ->required()
       ->type_name("DEPLOYMENTS");
   cmd.add_option("--report", a.report, "report.json of a build (v3, or the older v2)")->required()->type_name("FILE");
+  cmd.add_option("-c,--images", a.images,
+                 "images.yaml: its 'clusters' and 'registry' are the defaults, as in `build`")
+      ->type_name("IMAGES");
   cmd.add_option("--registry", a.registry,
-                 "the registry the report's image names start with; values name images without it")
-      ->required()
+                 "the registry the report's image names start with; values name images without it "
+                 "(default: images.yaml's, with -c; one of the two is needed)")
       ->type_name("REGISTRY");
   cmd.add_option("--values-dir", a.values_dir, "where the values files are written (committed in a git repository)")
       ->required()
@@ -64,10 +68,34 @@ std::vector<RenderedValues> check_releases(const RenderArgs& a, const Deployment
 
 }  // namespace
 
-int run_render(const RenderArgs& a) {
+/// Every image of the report must be under `registry`: values name images relative to it.
+void check_registry(const BuiltImages& built, const std::string& registry, const std::string& report, Diagnostics& diags) {
+  for (const auto& [image, flavours] : built.images)
+    for (const auto& [flavour, fl] : flavours)
+      for (const auto& [kind, name] : fl.kinds)
+        if (name.rfind(registry + "/", 0) != 0) {
+          diags.error({report, 0, 0}, "--registry",
+                      fmt::format("{}:{}:{} is {}, not under {}: give the registry the report's images were pushed to",
+                                  image, flavour, kind, name, registry));
+          return;
+        }
+}
+
+int run_render(const RenderArgs& given) {
   Diagnostics diags;
+  RenderArgs a = given;
+  std::vector<std::string> config_clusters;
+  if (!a.images.empty()) {  // the defaults `build` takes from images.yaml
+    ImagesConfig cfg = load_images_config(a.images, diags);
+    config_clusters = cfg.clusters;
+    if (a.registry.empty()) a.registry = cfg.registry;
+  }
+  if (a.registry.empty() && !diags.has_errors())
+    diags.error({}, "--registry", "needed: the registry the report's images were pushed to (or -c IMAGES with 'registry:')");
+  else if (!diags.has_errors())
+    a.registry = normalise_push_target(a.registry);
   auto dep = load_deployments(a.deployments, diags);
-  std::vector<std::string> clusters = split_list(a.clusters);
+  std::vector<std::string> clusters = a.clusters.empty() ? config_clusters : split_list(a.clusters);
   for (const auto& p : check_cluster_list(clusters)) diags.error({}, "--clusters", p);
   std::optional<BuiltImages> built;
   try {
@@ -79,6 +107,7 @@ int run_render(const RenderArgs& a) {
   } catch (const std::exception& e) {
     diags.error({a.report, 0, 0}, "", e.what());
   }
+  if (built && !a.registry.empty()) check_registry(*built, a.registry, a.report, diags);
   if (diags.has_errors()) {
     print_diagnostics(diags);
     return kExitUsage;

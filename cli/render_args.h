@@ -8,6 +8,7 @@ namespace flavourgraph::cli {
 
 /// Options of `render`.
 struct RenderArgs {
+  std::string images;  ///< images.yaml: the default clusters and push target, as `build` takes them
   std::string deployments;
   std::string report;
   std::string registry;

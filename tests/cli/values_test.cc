@@ -7,6 +7,7 @@
 #include <set>
 
 #include "flavourgraph/release_values.h"
+#include "example.h"
 #include "test_util.h"
 
 using fgtest::quote;
@@ -188,4 +189,37 @@ TEST_CASE("values content and commit message") {
         "docker:\n  registry: reg\nmain_app:\n  image: a/b:1\nmw:\n  httpd:\n    image_tag: other/c:2\n");
   CHECK(values_commit_message("ns-rel-eqiad", "a:1", "b:2") ==
         "Updating release 'ns-rel-eqiad'\n\nMediaWiki image is: 'a:1'\nWebserver image is: 'b:2'");
+}
+
+TEST_CASE("render from a build's report writes what the build wrote, byte for byte; a report of another registry is refused") {
+  fgtest::Example ex;
+  auto b = ex.build();
+  REQUIRE_MESSAGE(b.status == 0, b.err);
+  fs::path again = ex.tmp / "rendered";
+  std::string base = fg() + " render -d " + quote((ex.cfg_dir / "deployments.yaml").string()) + " --report " +
+                     quote((ex.state / "report.json").string());
+  std::string common = base + " --values-dir " + quote(again.string());
+  // With -c, the clusters come from images.yaml, as in the build.
+  auto r = run(common + " -c " + quote((ex.cfg_dir / "images.yaml").string()) + " --registry oci:" + quote(ex.registry.string()));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(ex.values)) {
+    if (e.path().extension() != ".yaml") continue;
+    ++files;
+    INFO(e.path().filename());
+    CHECK(fgtest::read_file(e.path()) == fgtest::read_file(again / e.path().filename()));
+  }
+  CHECK(files == 17);
+  // Without -c there is no default cluster list: other file names, so the build's are not all there.
+  auto other = run(base + " --registry oci:" + quote(ex.registry.string()) + " --values-dir " +
+                   quote((ex.tmp / "no-clusters").string()));
+  CHECK(other.status == 0);
+  CHECK_FALSE(fs::exists(ex.tmp / "no-clusters" / "mw-web-main-eqiad.yaml"));
+
+  auto wrong = run(common + " --registry registry.example.org/other");
+  CHECK(wrong.status == 2);
+  CHECK(wrong.err.find("not under registry.example.org/other") != std::string::npos);
+  auto none = run(common);
+  CHECK(none.status == 2);
+  CHECK(none.err.find("--registry: needed") != std::string::npos);
 }
