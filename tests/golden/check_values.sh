@@ -12,9 +12,10 @@
 #       tests/golden/report-example.json docker-registry.discovery.wmnet --clusters eqiad,codfw
 # report-tricky.json exercises PyYAML's quoting (php versions "8", "8.1" and "yes"; a line over
 # 80 characters; metadata keys other than php_version; a webserver flavour with php_version,
-# which must not be used). Its images are under the registry "r.example.org:5000"; run it with
-# that registry to strip the prefix, and with any other registry to keep the full names (a
-# registry such as "5000" or "on" also tests the quoting of docker.registry):
+# which must not be used). Its images are under the registry "r.example.org:5000"; run with
+# another registry, the report is first moved under that one (render refuses a registry the
+# report's images are not under), and a registry such as "5000" or "on" tests the quoting of
+# docker.registry:
 #   tests/golden/check_values.sh build/flavourgraph FIXTURES/deployments-mapping-form.yaml \
 #       tests/golden/report-tricky.json r.example.org:5000 --clusters eqiad,codfw
 # It also has the flavours exciting-new-mediawiki (php_version "yes") and exciting-new-webserver,
@@ -35,6 +36,12 @@ expected=$work/oracle actual=$work/flavourgraph
 mkdir "$expected" "$actual"
 
 fail() { echo "check_values: $*" >&2; exit 2; }
+
+# The report's images under REGISTRY (report-tricky.json's are under r.example.org:5000).
+if [ "$registry" != "r.example.org:5000" ] && grep -q '"r.example.org:5000/' "$report"; then
+  sed "s#\"r.example.org:5000/#\"$registry/#g" "$report" > "$work/report.json"
+  report=$work/report.json
+fi
 
 python3 "$here/values_oracle.py" --deployments "$deployments" --report "$report" \
   --registry "$registry" --out "$expected" "$@" || fail "the oracle failed (status $?)"
