@@ -133,8 +133,10 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
       values_written += result.records[static_cast<size_t>(r.task)].state == TaskState::done;
   if (values_step) {
     try {
+      auto before = nb.values().head();
       commits = commit_values(nb.values(), nb.rendered());
       if (commits) fmt::print(stderr, "flavourgraph: {} values file(s) committed in {}\n", commits, nb.values().dir().string());
+      note_deploy(nb.values(), before, args.state_dir, "build");
     } catch (const std::exception& e) {
       diags.error({}, "values", e.what());
     }

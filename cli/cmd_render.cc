@@ -33,6 +33,9 @@ void add_render_options(CLI::App& cmd, RenderArgs& a) {
   cmd.add_option("--scope", a.scope, "only the namespaces of one scope");
   cmd.add_option("--clusters", a.clusters, "default cluster list for namespaces without 'clusters' (e.g. eqiad,codfw)")
       ->type_name("A,B");
+  cmd.add_option("--state-dir", a.state_dir, "where the deploy is recorded, for `values revert`")
+      ->type_name("DIR")
+      ->capture_default_str();
   cmd.add_flag("--prune", a.prune, "remove values files that no configured release writes (default: list them)");
   cmd.add_flag("--allow-detached", a.allow_detached,
                "commit even when the values directory's git HEAD is detached (refused by default)");
@@ -138,7 +141,9 @@ int run_render(const RenderArgs& given) {
   }
   try {
     for (const auto& p : planned) written += dir->write(p.file, p.content);
+    auto before = dir->head();
     commits = commit_values(*dir, planned);
+    note_deploy(*dir, before, a.state_dir, "render");
     std::set<std::string> configured;
     for (const auto& t : all) configured.insert(t.values_file());
     stale_values(*dir, configured, a.prune, diags);

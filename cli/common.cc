@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -50,6 +52,14 @@ void add_plan_options(CLI::App& cmd, PlanArgs& args) {
                  "NAME=buildkit+tcp://HOST:PORT (buildctl); '?width=N' runs N builds there at once (default 1). "
                  "Default: buildah on this machine")
       ->type_name("NAME=URL");
+}
+
+void note_deploy(const ValuesDir& dir, const std::optional<std::string>& before, const std::string& state_dir,
+                 const std::string& what) {
+  auto after = dir.head();
+  if (!after || after == before) return;
+  record_deploy(state_dir, {std::filesystem::absolute(dir.dir()).lexically_normal().string(), before.value_or(""),
+                            *after, what, format_timestamp(static_cast<int64_t>(std::time(nullptr)))});
 }
 
 std::vector<std::string> split_list(const std::string& s) {

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "flavourgraph/values.h"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +38,11 @@ struct PlanArgs {
   std::optional<std::string> latest_tag;
   std::vector<std::string> engines;  ///< NAME=URL[?width=N]
 };
+
+/// Records the values directory's commits since `before` as a deploy in `state_dir` (for
+/// `values revert`); nothing when it has none.
+void note_deploy(const ValuesDir& dir, const std::optional<std::string>& before, const std::string& state_dir,
+                 const std::string& what);
 
 /// Adds -c/-d and the selection options to a subcommand.
 void add_plan_options(CLI::App& cmd, PlanArgs& args);

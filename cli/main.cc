@@ -43,6 +43,13 @@ int main(int argc, char** argv) {
       "render", "Write the releases' helmfile values files from a report.json alone, without building");
   add_render_options(*render, render_args);
 
+  RevertArgs revert_args;
+  auto* values = app.add_subcommand("values", "Values files: revert the last deploy");
+  values->require_subcommand(1);
+  auto* revert = values->add_subcommand(
+      "revert", "Put back the values files of the deploy before the last one, in one commit ('Configuration(s) reverted')");
+  add_revert_options(*revert, revert_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -63,6 +70,7 @@ int main(int argc, char** argv) {
       return run_build(build_plan_args, exec_args);
     }
     if (render->parsed()) return run_render(render_args);
+    if (revert->parsed()) return run_revert(revert_args);
   } catch (const flavourgraph::Error& e) {
     // The exit status says what failed: the input (2), the environment (1), an interruption.
     fmt::print(stderr, "flavourgraph: error: {}\n", e.what());

@@ -16,9 +16,19 @@ struct RenderArgs {
   std::string stage;
   std::string scope;
   std::string clusters;
+  std::string state_dir = ".flavourgraph/state";  ///< where the deploy is recorded
   bool prune = false;
   bool allow_detached = false;
 };
+
+/// Options of `values revert`.
+struct RevertArgs {
+  std::string values_dir;
+  std::string state_dir = ".flavourgraph/state";
+};
+
+void add_revert_options(CLI::App& cmd, RevertArgs& args);
+int run_revert(const RevertArgs& args);
 
 void add_render_options(CLI::App& cmd, RenderArgs& args);
 int run_render(const RenderArgs& args);

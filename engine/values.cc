@@ -11,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/process.h"
 
@@ -143,6 +145,75 @@ void ValuesDir::remove(const std::string& file_name) const {
     }
   }
   std::filesystem::remove(dir_ / file_name);
+}
+
+std::optional<std::string> ValuesDir::head() const {
+  if (!git_) return std::nullopt;
+  auto r = run_process({"git", "-C", dir_.string(), "rev-parse", "--verify", "-q", "HEAD"});
+  if (r.status != 0) return std::nullopt;
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+std::vector<std::string> ValuesDir::revert_to(const std::string& commit, const std::string& message) const {
+  auto git = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"git", "-C", dir_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_process(argv);
+    if (r.status != 0) throw std::runtime_error(fmt::format("git {} in {} failed: {}{}", args[0], dir_.string(), r.err, r.out));
+    return r.out;
+  };
+  std::vector<std::string> files;
+  std::string changed = git({"diff", "--name-only", "-z", commit, "HEAD", "--", "*.yaml"});
+  for (size_t at = 0; at < changed.size();) {
+    size_t end = changed.find('\0', at);
+    if (end == std::string::npos) end = changed.size();
+    if (end > at) files.push_back(changed.substr(at, end - at));
+    at = end + 1;
+  }
+  if (files.empty()) return files;
+  for (const auto& f : files) {
+    bool had = run_process({"git", "-C", dir_.string(), "cat-file", "-e", commit + ":" + f}).status == 0;
+    if (had)
+      git({"checkout", commit, "--", f});
+    else
+      git({"rm", "-q", "--", f});
+  }
+  std::vector<std::string> args = {"commit", "-q", "-m", message, "--"};
+  args.insert(args.end(), files.begin(), files.end());
+  git(args);
+  return files;
+}
+
+namespace {
+
+constexpr size_t kDeploysKept = 100;
+
+}  // namespace
+
+std::vector<ValuesDeploy> load_deploys(const std::filesystem::path& state_dir) {
+  std::vector<ValuesDeploy> out;
+  std::error_code ec;
+  auto path = state_dir / "values-deploys.json";
+  if (!std::filesystem::exists(path, ec)) return out;
+  auto j = nlohmann::json::parse(read_file(path), nullptr, false);
+  if (!j.is_object() || !j.contains("deploys") || !j["deploys"].is_array())
+    throw std::runtime_error(fmt::format("{} is not a record of deploys", path.string()));
+  for (const auto& d : j["deploys"])
+    if (d.is_object())
+      out.push_back({d.value("values_dir", ""), d.value("before", ""), d.value("after", ""), d.value("what", ""),
+                     d.value("time", "")});
+  return out;
+}
+
+void record_deploy(const std::filesystem::path& state_dir, const ValuesDeploy& d) {
+  std::vector<ValuesDeploy> all = load_deploys(state_dir);
+  all.push_back(d);
+  if (all.size() > kDeploysKept) all.erase(all.begin(), all.end() - kDeploysKept);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& x : all)
+    list.push_back({{"values_dir", x.values_dir}, {"before", x.before}, {"after", x.after}, {"what", x.what}, {"time", x.time}});
+  std::filesystem::create_directories(state_dir);
+  write_file_atomic(state_dir / "values-deploys.json", nlohmann::json{{"deploys", list}}.dump(2) + "\n");
 }
 
 }  // namespace flavourgraph

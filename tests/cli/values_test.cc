@@ -8,6 +8,7 @@
 
 #include "flavourgraph/release_values.h"
 #include "example.h"
+#include "values_repo.h"
 #include "test_util.h"
 
 using fgtest::quote;
@@ -222,4 +223,55 @@ TEST_CASE("render from a build's report writes what the build wrote, byte for by
   auto none = run(common);
   CHECK(none.status == 2);
   CHECK(none.err.find("--registry: needed") != std::string::npos);
+}
+
+TEST_CASE("values revert puts the previous deploy's files back in one commit with production's message") {
+  fgtest::Example ex;
+  fgtest::ValuesRepo repo;
+  auto build = [&](const std::string& stamp) {
+    auto r = fgtest::run(quote(fgtest::binary()) + " build -c " + quote((ex.cfg_dir / "images.yaml").string()) + " -d " +
+                         quote((ex.cfg_dir / "deployments.yaml").string()) + " --store " + quote(ex.store.string()) +
+                         " --state-dir " + quote(ex.state.string()) + " --values-dir " + quote(repo.dir.string()) +
+                         " --registry oci:" + quote(ex.registry.string()) + " --timestamp " + stamp + " --progress quiet");
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+  };
+  auto snapshot = [&] {
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::directory_iterator(repo.dir))
+      if (e.path().extension() == ".yaml") files[e.path().filename().string()] = fgtest::read_file(e.path());
+    return files;
+  };
+  auto revert = [&] {
+    return fgtest::run(fg() + " values revert --values-dir " + quote(repo.dir.string()) + " --state-dir " +
+                       quote(ex.state.string()));
+  };
+  CHECK(revert().status == 2);  // no deploy recorded yet
+  build("2024-10-29-190315");
+  auto first = snapshot();
+  REQUIRE(first.size() == 17);
+  build("2024-10-30-080000");  // new tags: every values file changes
+  auto second = snapshot();
+  CHECK(second != first);
+  int commits = repo.commits();
+
+  auto r = revert();
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(snapshot() == first);
+  CHECK(repo.commits() == commits + 1);
+  CHECK(repo.git("log -1 --format=%s").out == "Configuration(s) reverted\n");
+  CHECK(repo.git("status --porcelain").out.empty());
+
+  // A revert is a deploy too: reverting again brings the second deploy back.
+  REQUIRE(revert().status == 0);
+  CHECK(snapshot() == second);
+
+  // Someone committed since: nothing is reverted.
+  fgtest::write_file(repo.dir / "mw-web-main-eqiad.yaml", "edited: by hand\n");
+  repo.git("commit -qam 'by hand'");
+  int before = repo.commits();
+  auto refused = revert();
+  CHECK(refused.status == 1);
+  CHECK(refused.err.find("changed since the last deploy") != std::string::npos);
+  CHECK(repo.commits() == before);
 }

@@ -42,11 +42,30 @@ class ValuesDir {
   [[nodiscard]] std::vector<std::string> yaml_files() const;
   /// Removes a file (and commits the removal in a git repository).
   void remove(const std::string& file_name) const;
+  /// The commit HEAD names (nullopt outside git or before the first commit).
+  [[nodiscard]] std::optional<std::string> head() const;
+  /// Puts every values file changed since `commit` back as `commit` had it (a file it did not
+  /// have is removed) and commits them all in one commit with `message`. Returns the files.
+  std::vector<std::string> revert_to(const std::string& commit, const std::string& message) const;
 
  private:
   std::filesystem::path dir_;
   bool git_ = false;
   int lock_fd_ = -1;
 };
+
+/// A deploy of values files: the values directory's HEAD before and after the commits of one
+/// build, render or revert. Kept in the state dir (values-deploys.json, the last 100) so that
+/// `values revert` knows what the previous good deploy was.
+struct ValuesDeploy {
+  std::string values_dir;  ///< absolute
+  std::string before, after;
+  std::string what;        ///< "build", "render" or "revert"
+  std::string time;        ///< UTC, YYYY-MM-DD-HHMMSS
+};
+
+std::vector<ValuesDeploy> load_deploys(const std::filesystem::path& state_dir);
+/// Adds a deploy (temp file, then rename).
+void record_deploy(const std::filesystem::path& state_dir, const ValuesDeploy& d);
 
 }  // namespace flavourgraph
