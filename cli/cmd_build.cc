@@ -22,7 +22,8 @@ void add_exec_options(CLI::App& cmd, ExecArgs& args) {
   cmd.add_option("-j,--jobs", args.jobs, "CPU tasks (layers, builds) run at once (default: cores)")
       ->check(CLI::Range(1, 1024));
   cmd.add_option("--push-jobs", args.push_jobs,
-                 "transfers (base pulls, pushes) run at once, on their own threads")
+                 "transfers (base pulls, pushes) and RUN builds (which wait on an engine) run at once, "
+                 "on their own threads")
       ->check(CLI::Range(1, 256))
       ->default_val(4);
   cmd.add_flag("-k,--keep-going", args.keep_going,
