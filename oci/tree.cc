@@ -2,6 +2,7 @@
 
 #include "dir_stack.h"
 #include "flavourgraph/oci/digest.h"
+#include "flavourgraph/oci/tree_index.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -52,19 +53,6 @@ struct DirListing {
     }
   }
 };
-
-/// True when `a` sorts before `b` as tar names do: a directory's name as if it ended in '/'.
-bool tar_order(std::string_view a, bool a_dir, std::string_view b, bool b_dir) {
-  size_t n = std::min(a.size(), b.size());
-  int c = std::memcmp(a.data(), b.data(), n);
-  if (c != 0) return c < 0;
-  auto at = [](std::string_view s, bool dir, size_t i) -> int {
-    if (i < s.size()) return static_cast<unsigned char>(s[i]);
-    if (i == s.size() && dir) return '/';
-    return -1;
-  };
-  return at(a, a_dir, n) < at(b, b_dir, n);
-}
 
 /// One directory's children, read with getdents64 and fstatat: compact records, names packed
 /// in one buffer (no allocation per entry), sorted in tar order.
@@ -143,7 +131,7 @@ struct DirRead {
       }
     }
     std::sort(children.begin(), children.end(), [&](const Child& a, const Child& b) {
-      return tar_order(name(a), a.type == EntryType::dir, name(b), b.type == EntryType::dir);
+      return tar_path_less(name(a), a.type == EntryType::dir, name(b), b.type == EntryType::dir);
     });
   }
 

@@ -219,17 +219,7 @@ TEST_CASE("a whiteout name in a source tree stops the layer, naming the file") {
 
 TEST_CASE("SIGINT during a real layer build: exit 130, the layer cancelled, no temp file left") {
   Example ex;
-  {
-    std::string big(48u << 20, '\0');
-    uint64_t x = 88172645463325252ULL;
-    for (size_t i = 0; i + 8 <= big.size(); i += 8) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      std::memcpy(big.data() + i, &x, 8);
-    }
-    fgtest::write_file(ex.cfg_dir / "app/big.bin", big);
-  }
+  fgtest::write_incompressible(ex.cfg_dir / "app/big.bin", 48u << 20);
   bool sent = false;
   auto r = fgtest::run_watching(
       quote(fgtest::binary()) + " build -c " + quote((ex.cfg_dir / "images.yaml").string()) + " -d " +

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the tests: temp directories, running commands, reading files.
 
+#include <cstring>
 #include <unistd.h>
 
 #include <sys/wait.h>
@@ -49,6 +50,19 @@ inline void write_file(const fs::path& p, const std::string& content) {
   fs::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary);
   out << content;
+}
+
+/// Writes `size` bytes no compressor can shrink (xorshift64), so that a layer of it takes a while.
+inline void write_incompressible(const fs::path& p, size_t size) {
+  std::string big(size, '\0');
+  uint64_t x = 88172645463325252ULL;
+  for (size_t i = 0; i + 8 <= big.size(); i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(big.data() + i, &x, 8);
+  }
+  write_file(p, big);
 }
 
 inline std::string read_file(const fs::path& p) {
