@@ -128,10 +128,9 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
   Diagnostics diags;
   auto saved = nb.save_state(args.report_format == "v2" ? ReportFormat::v2 : ReportFormat::v3, diags);
   size_t values_written = 0, commits = 0;
-  bool values_step = !plan.releases.empty() && !result.interrupted;
-  if (!plan.releases.empty())
-    for (const auto& r : plan.releases)
-      values_written += result.records[static_cast<size_t>(r.task)].state == TaskState::done;
+  bool values_step = plan.push && !plan.releases.empty() && !result.interrupted;
+  for (const auto& r : plan.releases)
+    if (r.task >= 0) values_written += result.records[static_cast<size_t>(r.task)].state == TaskState::done;
   if (values_step) {
     try {
       auto before = nb.values().head();
@@ -147,9 +146,15 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
       diags.error({}, "values", e.what());
     }
   }
+  bool made = saved.published || saved.unpushed;
   std::string outcome = fmt::format("report.json {}; {} values file(s) written{}",
-                                    saved.report_written ? "written" : saved.published ? "NOT written" : "unchanged",
+                                    saved.report_written ? "written" : made ? "NOT written" : "unchanged",
                                     values_written, nb.values_are_git() ? fmt::format(", {} committed", commits) : "");
+  if (!plan.push)
+    fmt::print(stderr,
+               "flavourgraph: --no-push: {} image(s) left in the store {} and listed in report.json as unpushed; "
+               "nothing was pushed and no values file changed\n",
+               saved.unpushed, args.store);
   print_diagnostics(diags, outcome);
   return diags.has_errors() ? kExitTaskFailed : kExitOk;
 }

@@ -52,6 +52,13 @@ void add_plan_options(CLI::App& cmd, PlanArgs& args) {
                  "NAME=buildkit+tcp://HOST:PORT (buildctl); '?width=N' runs N builds there at once (default 1). "
                  "Default: buildah on this machine")
       ->type_name("NAME=URL");
+  cmd.add_flag("--push,!--no-push", args.push,
+                            "push the images and write the releases' values files (the default: values must name "
+                            "images the cluster can pull). With --no-push the images end in the store, "
+                            "report.json lists them as unpushed, and no values file changes");
+  cmd.add_flag("--atomic", args.atomic,
+               "publish all or nothing: upload every blob and manifest by digest first, then move every tag and "
+               "write the values only once every image of the run is up; on any failure no tag moves");
 }
 
 void note_deploy(const ValuesDir& dir, const std::optional<std::string>& before, const std::string& state_dir,
@@ -131,6 +138,7 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
       diags.error({}, "--clusters", problem);
   if (args.latest_tag && !args.latest_tag->empty() && !valid_tag(*args.latest_tag))
     diags.error({}, "--latest-tag", fmt::format("'{}' is not a valid tag", *args.latest_tag));
+  if (args.atomic && !args.push) diags.error({}, "--atomic", "publishes all or nothing: it cannot go with --no-push");
   std::vector<EngineSpec> engines;
   for (const auto& e : args.engines) {
     EngineSpec spec;
@@ -149,6 +157,8 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
   if (!args.clusters.empty()) opts.clusters = split_list(args.clusters);
   if (!args.registry.empty()) opts.registry = normalise_push_target(args.registry);
   opts.latest_tag = args.latest_tag;
+  opts.push = args.push;
+  opts.atomic = args.atomic;
   out.plan = expand(out.config, out.deployments, sel, opts, diags);
   if (!out.deployments && args.only.empty() && !args.all_flavours && !diags.has_errors())
     diags.error({}, "", "nothing is selected: give a deployments file (-d), --only IMAGE:FLAVOUR[:KIND] or "

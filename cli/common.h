@@ -37,6 +37,8 @@ struct PlanArgs {
   bool registry_given = false;  ///< --registry was given (perhaps empty)
   std::optional<std::string> latest_tag;
   std::vector<std::string> engines;  ///< NAME=URL[?width=N]
+  bool push = true;                  ///< --push / --no-push
+  bool atomic = false;
 };
 
 /// Records the values directory's commits since `before` as a deploy in `state_dir` (for

@@ -357,21 +357,35 @@ struct Expander {
         pb.tag_task = static_cast<int>(
             add_task("tag:" + pb.id_suffix(), TaskKind::tag, {static_cast<uint32_t>(pb.build_task)}, b));
     }
-    for (uint32_t b = 0; b < plan.builds.size(); ++b) {
-      PlanBuild& pb = plan.builds[b];
-      if (pb.published)
-        pb.push_task = static_cast<int>(
-            add_task("push:" + pb.id_suffix(), TaskKind::push, {static_cast<uint32_t>(pb.tag_task)}, b));
-    }
-    for (uint32_t r = 0; r < plan.releases.size(); ++r) {
-      PlanRelease& pr = plan.releases[r];
-      auto mw = static_cast<uint32_t>(plan.builds[static_cast<size_t>(pr.mw_build)].push_task);
-      auto web = static_cast<uint32_t>(plan.builds[static_cast<size_t>(pr.web_build)].push_task);
-      pr.task = static_cast<int>(
-          add_task("render-values:" + pr.target.id(), TaskKind::render_values, {mw, web}, r));
-    }
+    if (plan.push) add_publish_tasks();
     assign_engines(plan, opts.engines);
     sort_tasks(plan);
+  }
+
+  /// Pushes, the publish task of an atomic run, and render-values (which read pushed images).
+  void add_publish_tasks() {
+    std::vector<uint32_t> pushes;
+    for (uint32_t b = 0; b < plan.builds.size(); ++b) {
+      PlanBuild& pb = plan.builds[b];
+      if (!pb.published) continue;
+      pb.push_task = static_cast<int>(
+          add_task("push:" + pb.id_suffix(), TaskKind::push, {static_cast<uint32_t>(pb.tag_task)}, b));
+      pushes.push_back(static_cast<uint32_t>(pb.push_task));
+    }
+    if (plan.atomic && !pushes.empty())
+      plan.publish_task = static_cast<int>(add_task("publish:" + plan.registry, TaskKind::publish, pushes, 0));
+    for (uint32_t r = 0; r < plan.releases.size(); ++r) {
+      PlanRelease& pr = plan.releases[r];
+      std::vector<uint32_t> deps;
+      if (plan.publish_task >= 0) {
+        deps.push_back(static_cast<uint32_t>(plan.publish_task));
+      } else {
+        deps.push_back(static_cast<uint32_t>(plan.builds[static_cast<size_t>(pr.mw_build)].push_task));
+        auto web = static_cast<uint32_t>(plan.builds[static_cast<size_t>(pr.web_build)].push_task);
+        if (web != deps[0]) deps.push_back(web);
+      }
+      pr.task = static_cast<int>(add_task("render-values:" + pr.target.id(), TaskKind::render_values, deps, r));
+    }
   }
 
   StringPairs vars_of(uint32_t i, uint32_t f, uint32_t k) const {
@@ -522,6 +536,8 @@ Plan expand(std::shared_ptr<const ImagesConfig> config,
     diags.error({config->file.string(), 0, 0}, "registry",
                 "no push target: set 'registry:' in images.yaml or pass --registry");
   plan.timestamp = options.timestamp;
+  plan.push = options.push;
+  plan.atomic = options.atomic && options.push;
   std::vector<std::string> clusters = options.clusters.value_or(config->clusters);
   plan.clusters = clusters;
 

@@ -116,6 +116,10 @@ json task_json(const Plan& plan, const PlanTask& t) {
       j["image_ref"] = b.image_ref(plan.registry);
       break;
     }
+    case TaskKind::publish:
+      j["target"] = plan.registry;
+      j["tags_of"] = t.deps.size();
+      break;
     case TaskKind::render_values: {
       const PlanRelease& r = plan.releases[t.subject];
       j["namespace"] = r.target.ns->name;
@@ -167,6 +171,8 @@ std::string plan_to_json(const Plan& plan) {
       {"stages", stages},
       {"critical_path", cp},
       {"registry", plan.registry},
+      {"push", plan.push},
+      {"atomic", plan.atomic},
       {"timestamp", plan.timestamp},
       {"warnings", plan.warnings},
   };
@@ -245,7 +251,7 @@ std::string plan_to_text(const Plan& plan) {
 
 std::string plan_to_dot(const Plan& plan) {
   static constexpr std::array<const char*, kTaskKindCount> colours = {
-      "#c6dbef", "#fdd0a2", "#a1d99b", "#dadaeb", "#fcbba1", "#d9d9d9", "#fee391"};
+      "#c6dbef", "#fdd0a2", "#a1d99b", "#dadaeb", "#fcbba1", "#d9d9d9", "#fee391", "#fc9272"};
   auto quote = [](const std::string& s) {
     std::string q = "\"";
     for (char c : s) {

@@ -18,6 +18,7 @@ std::string_view task_kind_name(TaskKind k) {
     case TaskKind::push: return "push";
     case TaskKind::render_values: return "render-values";
     case TaskKind::run: return "run";
+    case TaskKind::publish: return "publish";
   }
   return "?";
 }
@@ -162,6 +163,7 @@ void sort_tasks(Plan& plan) {
   }
   for (auto& r : plan.runs) fix(r.task);
   for (auto& r : plan.releases) fix(r.task);
+  fix(plan.publish_task);
 }
 
 }  // namespace flavourgraph

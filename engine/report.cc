@@ -16,6 +16,18 @@ void BuiltImages::add(const std::string& image, const std::string& flavour, cons
   for (const auto& [k, v] : metadata) f.metadata[k] = MetaValue{v, false};
 }
 
+void BuiltImages::add_unpushed(const std::string& image, const std::string& flavour, const std::string& kind,
+                               Unpushed u) {
+  images[image][flavour].unpushed[kind] = std::move(u);
+}
+
+size_t BuiltImages::count_unpushed() const {
+  size_t n = 0;
+  for (const auto& [_, flavours] : images)
+    for (const auto& [__, f] : flavours) n += f.unpushed.size();
+  return n;
+}
+
 std::optional<std::string> BuiltImages::find(const std::string& image, const std::string& flavour,
                                              const std::string& kind, std::string* error) const {
   auto list = [](const auto& m) {
@@ -35,6 +47,12 @@ std::optional<std::string> BuiltImages::find(const std::string& image, const std
   }
   auto k = fl->second.kinds.find(kind);
   if (k == fl->second.kinds.end()) {
+    if (auto u = fl->second.unpushed.find(kind); u != fl->second.unpushed.end()) {
+      if (error)
+        *error = fmt::format("Image kind '{}' of flavour '{}' was built but never pushed (a --no-push run left {} in {})",
+                             kind, flavour, u->second.ref, u->second.store);
+      return std::nullopt;
+    }
     if (error)
       *error = fmt::format("Image kind '{}' not found among built images for flavour '{}' in {}", kind, flavour,
                            list(fl->second.kinds));
@@ -58,9 +76,13 @@ void BuiltImages::merge(const BuiltImages& newer) {
   for (const auto& [image, flavours] : newer.images)
     for (const auto& [name, f] : flavours) {
       Flavour& mine = images[image][name];
-      for (const auto& [kind, ref] : f.kinds) mine.kinds[kind] = ref;
+      for (const auto& [kind, ref] : f.kinds) {
+        mine.kinds[kind] = ref;
+        mine.unpushed.erase(kind);
+      }
       for (const auto& [kind, base] : f.bases) mine.bases[kind] = base;
-      mine.metadata = f.metadata;
+      for (const auto& [kind, u] : f.unpushed) mine.unpushed[kind] = u;
+      if (!f.kinds.empty()) mine.metadata = f.metadata;
     }
 }
 
@@ -75,6 +97,8 @@ std::string report_json(const BuiltImages& built, ReportFormat format) {
           kinds[kind] = {{"image_name", ref}};
           if (auto b = f.bases.find(kind); b != f.bases.end()) kinds[kind]["base"] = b->second;
         }
+        for (const auto& [kind, u] : f.unpushed)
+          kinds[kind]["unpushed"] = {{"ref", u.ref}, {"digest", u.digest}, {"store", u.store}};
         json meta = json::object();
         for (const auto& [k, v] : f.metadata) meta[k] = v.json_literal ? json::parse(v.text) : json(v.text);
         fls[name] = {{"kinds", kinds}, {"metadata", meta}};
@@ -103,6 +127,15 @@ Expected<BuiltImages> parse_report(std::string_view text) {
           return fail(fmt::format("{}.flavours.{} has no kinds", image, fl));
         auto& f = flavours[fl];
         for (const auto& [kind, kb] : fb["kinds"].items()) {
+          bool unpushed = kb.is_object() && kb.contains("unpushed") && kb["unpushed"].is_object();
+          if (unpushed) {
+            const auto& u = kb["unpushed"];
+            auto text = [&u](const char* key) {
+              return u.contains(key) && u[key].is_string() ? u[key].get<std::string>() : std::string();
+            };
+            f.unpushed[kind] = {text("ref"), text("digest"), text("store")};
+          }
+          if (unpushed && !kb.contains("image_name")) continue;  // built, never pushed
           if (!kb.is_object() || !kb.contains("image_name") || !kb["image_name"].is_string())
             return fail(fmt::format("{}.flavours.{}.kinds.{} has no image_name", image, fl, kind));
           f.kinds[kind] = kb["image_name"].get<std::string>();

@@ -12,6 +12,24 @@ namespace {
 
 double micros(double seconds) { return std::round(seconds * 1e6) / 1e6; }
 
+bool succeeded(TaskState s) { return s == TaskState::done || s == TaskState::cached; }
+
+/// An --atomic run (one with a publish task): whether its names were set, and when they were
+/// not, the images its pushes uploaded by digest and left without a name.
+void add_atomic_outcome(const ExecGraph& graph, const RunResult& result, nlohmann::json& out) {
+  int publish = -1;
+  for (size_t i = 0; i < graph.tasks.size(); ++i)
+    if (graph.tasks[i].kind == "publish") publish = static_cast<int>(i);
+  if (publish < 0) return;
+  bool tagged = succeeded(result.records[static_cast<size_t>(publish)].state);
+  nlohmann::json untagged = nlohmann::json::array();
+  if (!tagged)
+    for (size_t i = 0; i < graph.tasks.size(); ++i)
+      if (graph.tasks[i].kind == "push" && succeeded(result.records[i].state))
+        untagged.push_back(result.records[i].output);
+  out["atomic"] = {{"tagged", tagged}, {"uploaded_untagged", untagged}};
+}
+
 }  // namespace
 
 std::string metadata_json(const ExecGraph& graph, const RunResult& result) {
@@ -44,6 +62,7 @@ std::string metadata_json(const ExecGraph& graph, const RunResult& result) {
                         {"jobs", result.cpu_width},
                         {"push_jobs", result.io_width},
                         {"interrupted", result.interrupted}};
+  add_atomic_outcome(graph, result, out);
   return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

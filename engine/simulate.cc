@@ -32,7 +32,7 @@ Expected<SimModel> SimModel::parse(std::string_view text) {
     auto kind = eq == std::string_view::npos ? std::nullopt : parse_task_kind(item.substr(0, eq));
     auto secs = eq == std::string_view::npos ? std::nullopt : parse_duration(item.substr(eq + 1));
     if (!kind || !secs)
-      return Error(fmt::format("'{}' is not KIND=DURATION (kinds: base-pull, layer, build, tag, push, "
+      return Error(fmt::format("'{}' is not KIND=DURATION (kinds: base-pull, layer, build, tag, push, publish, run, "
                                "render-values; durations like 50ms, 1.5s, 200us)",
                                item),
                    ErrorKind::config);

@@ -99,10 +99,10 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
     im.target_layout->lock();
     im.sink = std::make_unique<oci::LayoutSink>(*im.target_layout);
   } else {
-    im.registries->client(target->host).ping();
+    if (plan.push) im.registries->client(target->host).ping();  // --no-push only reads it, for deltas
     im.sink = std::make_unique<oci::RegistrySink>(im.registries->client(target->host), cancel);
   }
-  if (!plan.releases.empty()) {
+  if (plan.push && !plan.releases.empty()) {
     im.values = std::make_unique<ValuesDir>(s.values_dir, s.values_git);
     im.values->lock();
     if (auto detached = im.values->detached_head(); detached && !s.allow_detached) {
@@ -163,6 +163,22 @@ BuiltImages NativeBuild::built_images() const {
   return out;
 }
 
+BuiltImages NativeBuild::unpushed_images() const {
+  const Plan& plan = impl_->plan;
+  BuiltImages out;
+  if (plan.push) return out;
+  std::string store = std::filesystem::absolute(impl_->settings.store_dir).lexically_normal().string();
+  for (uint32_t i = 0; i < plan.builds.size(); ++i) {
+    const PlanBuild& b = plan.builds[i];
+    const ImageData* img = impl_->runner->built_image(i);
+    std::string ref = b.repository + ":" + b.tag;
+    auto named = img && b.published ? impl_->store->resolve(ref) : std::nullopt;
+    if (!named || named->digest != img->manifest.digest) continue;  // its tag task did not name it
+    out.add_unpushed(b.image_name, b.flavour_name, b.kind_name, {ref, img->manifest.digest.str(), store});
+  }
+  return out;
+}
+
 std::vector<BuildRecord> NativeBuild::records() const {
   const Plan& plan = impl_->plan;
   const PlanRunner& run = *impl_->runner;
@@ -194,8 +210,10 @@ std::vector<BuildRecord> NativeBuild::records() const {
 NativeBuild::StateSaved NativeBuild::save_state(ReportFormat format, Diagnostics& diags) const {
   StateSaved saved;
   BuiltImages built = built_images();
-  if (built.empty()) return saved;  // nothing published: the last good state stays as it is
-  saved.published = true;
+  BuiltImages unpushed = unpushed_images();
+  if (built.empty() && unpushed.empty()) return saved;  // nothing made: the last good state stays as it is
+  saved.published = !built.empty();
+  saved.unpushed = unpushed.count_unpushed();
   const std::filesystem::path& dir = impl_->settings.state_dir;
   try {
     for (const auto& r : records()) {
@@ -218,6 +236,7 @@ NativeBuild::StateSaved NativeBuild::save_state(ReportFormat format, Diagnostics
         diags.warning({path.string(), 0, 0}, "", previous.message() + "; replaced by this run's images alone");
     }
     report.merge(built);
+    report.merge(unpushed);
     write_file_atomic(path, report_json(report, format));
     saved.report_written = true;
   } catch (const std::exception& e) {

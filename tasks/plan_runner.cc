@@ -28,6 +28,7 @@ PlanRunner::PlanRunner(const BuildEnv& env) {
   pushes_.resize(plan.builds.size());
   renders_.resize(plan.releases.size());
   tasks_.reserve(plan.tasks.size());
+  atomic_ = plan.atomic;
   for (const auto& t : plan.tasks) {
     uint32_t s = t.subject;
     switch (t.kind) {
@@ -66,6 +67,14 @@ PlanRunner::PlanRunner(const BuildEnv& env) {
         tasks_.push_back(std::make_unique<PushTask>(env, s, *builds_[s]));
         pushes_[s] = static_cast<PushTask*>(tasks_.back().get());
         break;
+      case TaskKind::publish: {
+        std::vector<const PushTask*> pushes;
+        for (const PushTask* p : pushes_)
+          if (p) pushes.push_back(p);
+        tasks_.push_back(std::make_unique<PublishTask>(env, std::move(pushes)));
+        publish_ = static_cast<PublishTask*>(tasks_.back().get());
+        break;
+      }
       case TaskKind::render_values: {
         const PlanRelease& r = plan.releases[s];
         tasks_.push_back(std::make_unique<RenderValuesTask>(env, s, *pushes_[static_cast<size_t>(r.mw_build)],
@@ -104,6 +113,7 @@ const ImageData* PlanRunner::built_image(uint32_t build) const {
 }
 
 const PushResult* PlanRunner::pushed(uint32_t build) const {
+  if (atomic_ && (!publish_ || !publish_->published())) return nullptr;  // uploaded, but not named
   return pushes_[build] && pushes_[build]->has_pushed() ? &pushes_[build]->pushed() : nullptr;
 }
 

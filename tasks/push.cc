@@ -31,14 +31,8 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
     placed |= r.placed;
   }
   // The names last: a tag never points at an image whose blobs are not all there.
-  bool changed = false;
-  std::vector<std::string> tags{pb.tag};
-  tags.insert(tags.end(), pb.extra_tags.begin(), pb.extra_tags.end());
-  for (const auto& t : tags) {
-    auto r = sink.put_tag(repo, t, img.manifest, env_.store());
-    changed |= r.changed;
-    sent += r.sent;
-  }
+  std::vector<PendingTag> names;
+  for (const auto& t : pb.all_tags()) names.push_back({repo, t, img.manifest});
   if (img.tree_index) {
     // The tree index travels with the image: any machine builds the next delta from it.
     oci::Layout& store = env_.store();
@@ -55,14 +49,61 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
       placed |= r.placed;
     }
     placed |= sink.put_manifest(repo, art_desc, store);
-    changed |= sink.put_tag(repo, tag, referrers, store).changed;
+    names.push_back({repo, tag, referrers});
+  }
+  const std::string registry_repo = fmt::format("{}/{}", env_.plan().registry, pb.repository);
+  if (env_.plan().atomic) {
+    // Uploaded by digest: the publish task sets the names once every image of the run is up.
+    if (sink.put_manifest(repo, img.manifest, env_.store())) {
+      placed = true;
+      sent += static_cast<uint64_t>(img.manifest.size);
+    }
+    ctx.add_bytes_out(sent);
+    std::string ref = fmt::format("{}@{}", registry_repo, img.manifest.digest.str());
+    pushed_.set(PushResult{ref, sent, std::move(names)});
+    return {placed ? TaskState::done : TaskState::cached, {}, ref,
+            fmt::format("{} bytes sent; uploaded by digest, its names wait for every image of the run (--atomic)", sent)};
+  }
+  bool changed = false;
+  for (const auto& n : names) {
+    auto r = sink.put_tag(n.repository, n.tag, n.manifest, env_.store());
+    changed |= r.changed;
+    sent += r.sent;
   }
   ctx.add_bytes_out(sent);
-  std::string ref = fmt::format("{}@{}", pb.image_ref(env_.plan().registry), img.manifest.digest.str());
-  pushed_.set(PushResult{ref, sent});
+  std::string ref = fmt::format("{}:{}@{}", registry_repo, pb.tag, img.manifest.digest.str());
+  pushed_.set(PushResult{ref, sent, {}});
   std::string reason = placed || changed ? fmt::format("{} bytes sent; {}", sent, changed ? "names moved" : "names unchanged")
                                         : "the target has the image under every name";
   return {(placed || changed) ? TaskState::done : TaskState::cached, {}, ref, reason};
+}
+
+TaskOutcome PublishTask::run(TaskContext& ctx) {
+  std::vector<std::string> moved;
+  size_t total = 0, unchanged = 0;
+  uint64_t sent = 0;
+  for (const PushTask* p : pushes_) total += p->pushed().names.size();
+  for (const PushTask* p : pushes_)
+    for (const auto& n : p->pushed().names) {
+      if (ctx.cancelled() && moved.empty()) return {TaskState::cancelled, "cancelled: no name was set", {}};
+      try {
+        auto r = env_.sink().put_tag(n.repository, n.tag, n.manifest, env_.store());
+        sent += r.sent;
+        if (r.changed)
+          moved.push_back(n.repository + ":" + n.tag);
+        else
+          ++unchanged;
+      } catch (const std::exception& e) {
+        return TaskOutcome::fail(fmt::format("setting {}:{}: {}; {} of {} name(s) were set before ({}), the others "
+                                             "were not; rerun to finish",
+                                             n.repository, n.tag, e.what(), moved.size() + unchanged, total,
+                                             moved.empty() ? "none moved" : fmt::format("moved: {}", fmt::join(moved, ", "))));
+      }
+    }
+  ctx.add_bytes_out(sent);
+  published_ = true;
+  std::string out = fmt::format("{} name(s) moved, {} unchanged", moved.size(), unchanged);
+  return {moved.empty() ? TaskState::cached : TaskState::done, {}, out, "every image of the run is up: " + out};
 }
 
 /// Repositories of the target registry that may hold blob `d` (the `index`th layer of the

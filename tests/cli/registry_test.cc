@@ -12,6 +12,7 @@
 
 #include "flavourgraph/oci/layout.h"
 #include "flavourgraph/oci/registry.h"
+#include "registry_build.h"
 #include "registry_server.h"
 #include "example.h"
 #include "test_util.h"
@@ -23,42 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// The example configuration in a temp dir, built against `registry`.
-struct RegistryBuild {
-  fgtest::TempDir tmp;
-  std::string address;
-  fs::path cfg;
-
-  explicit RegistryBuild(std::string addr) : address(std::move(addr)) {
-    cfg = tmp / "cfg";
-    fs::copy(fgtest::source_dir() + "/configs/example", cfg, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-    fgtest::use_prebuilt_bases(cfg);
-  }
-
-  std::string command(const std::string& extra) const {
-    return quote(fgtest::binary()) + " build -c " + quote((cfg / "images.yaml").string()) + " -d " +
-           quote((cfg / "deployments.yaml").string()) + " --store " + quote((tmp / "store").string()) +
-           " --state-dir " + quote((tmp / "state").string()) + " --values-dir " + quote((tmp / "values").string()) +
-           " --registry " + address + " --insecure-registry " + address + " --timestamp 2024-10-29-190315 " + extra;
-  }
-  fgtest::CommandResult build(const std::string& extra = "", const std::string& env = "") const {
-    return run(env + " " + command("--progress plain " + extra));
-  }
-  json metadata(const std::string& name) const { return json::parse(fgtest::read_file(tmp / name)); }
-  std::string meta(const std::string& name) const { return " --metadata-file " + quote((tmp / name).string()); }
-};
-
-/// Every published image of the metadata's push tasks: "repository:tag" → digest.
-std::map<std::string, std::string> pushed(const json& meta, const std::string& address) {
-  std::map<std::string, std::string> out;
-  for (const auto& t : meta["tasks"]) {
-    if (t["kind"] != "push" || !t.contains("output")) continue;
-    std::string ref = t["output"];  // ADDRESS/repo:tag@sha256:...
-    auto at = ref.find('@');
-    out[ref.substr(address.size() + 1, at - address.size() - 1)] = ref.substr(at + 1);
-  }
-  return out;
-}
+using fgtest::RegistryBuild;
+using fgtest::pushed;
 
 size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;

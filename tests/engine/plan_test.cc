@@ -244,3 +244,27 @@ TEST_CASE("timestamps") {
   CHECK_FALSE(parse_timestamp("2024-02-31-000000"));
   CHECK_FALSE(parse_timestamp("yesterday"));
 }
+
+TEST_CASE("--no-push plans no push and no values; --atomic puts one publish task between pushes and values") {
+  Fixture f;
+  PlanOptions opts;
+  opts.push = false;
+  Plan local = f.plan({}, opts);
+  REQUIRE_FALSE(f.diags.has_errors());
+  CHECK(local.count(TaskKind::push) == 0);
+  CHECK(local.count(TaskKind::render_values) == 0);
+  CHECK(local.count(TaskKind::tag) == 7);  // the images still get their names in the store
+  CHECK_FALSE(local.releases.empty());
+
+  opts = {};
+  opts.atomic = true;
+  Plan atomic = f.plan({}, opts);
+  REQUIRE(atomic.publish_task >= 0);
+  const PlanTask& publish = atomic.tasks[static_cast<size_t>(atomic.publish_task)];
+  CHECK(publish.kind == TaskKind::publish);
+  CHECK(publish.deps.size() == 7);
+  for (uint32_t d : publish.deps) CHECK(atomic.tasks[d].kind == TaskKind::push);
+  for (const auto& r : atomic.releases)
+    CHECK(atomic.tasks[static_cast<size_t>(r.task)].deps == std::vector<uint32_t>{static_cast<uint32_t>(atomic.publish_task)});
+  CHECK(f.plan().publish_task == -1);
+}

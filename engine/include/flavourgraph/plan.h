@@ -20,8 +20,8 @@
 
 namespace flavourgraph {
 
-enum class TaskKind : uint8_t { base_pull, layer, build, tag, push, render_values, run };
-inline constexpr size_t kTaskKindCount = 7;
+enum class TaskKind : uint8_t { base_pull, layer, build, tag, push, render_values, run, publish };
+inline constexpr size_t kTaskKindCount = 8;
 std::string_view task_kind_name(TaskKind k);
 std::optional<TaskKind> parse_task_kind(std::string_view s);
 
@@ -42,6 +42,8 @@ struct PlanOptions {
   std::optional<std::string> registry;        ///< overrides the config's push target
   std::optional<std::string> latest_tag;      ///< overrides the config's extra tag
   std::vector<EngineSpec> engines;            ///< build engines; replace the config's of the same name
+  bool push = true;    ///< false: images end in the store; no push, no values (--no-push)
+  bool atomic = false; ///< pushes upload by digest; one publish task moves every tag (--atomic)
 };
 
 struct PlanBase {
@@ -91,6 +93,11 @@ struct PlanBuild {
   /// The build whose image this one starts from (`from` or a `build:` base), or -1.
   [[nodiscard]] int base_build_index() const { return parent >= 0 ? parent : base_build; }
   [[nodiscard]] std::string image_ref(std::string_view registry) const;  ///< registry/repo:tag
+  [[nodiscard]] std::vector<std::string> all_tags() const {  ///< the primary tag, then the extra ones
+    std::vector<std::string> out{tag};
+    out.insert(out.end(), extra_tags.begin(), extra_tags.end());
+    return out;
+  }
 };
 
 struct PlanRelease {
@@ -117,6 +124,9 @@ struct Plan {
   std::string timestamp;
   std::vector<std::string> clusters;  ///< the default cluster list the plan used
   std::set<std::string> values_files; ///< every values file the deployments configure, selected or not
+  bool push = true;             ///< images are pushed and values rendered
+  bool atomic = false;          ///< tags move only once every image of the run is uploaded
+  int publish_task = -1;        ///< with `atomic`: the task that moves every tag
   std::vector<PlanTask> tasks;  ///< topologically ordered, deterministic
   std::vector<PlanBase> bases;
   std::vector<PlanLayer> layers;

@@ -4,8 +4,10 @@
 ///   {"<image>": {"flavours": {"<fl>": {"kinds": {"<kind>": {"image_name": "<registry>/<repo>:<tag>"}},
 ///                                      "metadata": {...}}}}}
 /// v2 (older): {"<image>": {"by-flavour": {"<fl>": {"<kind>": "<registry>/<repo>:<tag>"}}}}
-/// v3 kinds also carry "base": the base pinned by digest (or the `from` kind's image), which
-/// readers of image_name ignore.
+/// v3 kinds also carry "base": the base pinned by digest (or the `from` kind's image), and,
+/// after a --no-push run, "unpushed": {"ref": "<repo>:<tag>", "digest": ..., "store": DIR}, the
+/// newer image that run left in its store (a kind never pushed has only "unpushed"). Readers
+/// of image_name ignore both; v2 has no room for them.
 
 #include <map>
 #include <optional>
@@ -27,8 +29,14 @@ struct MetaValue {
 };
 
 struct BuiltImages {
+  struct Unpushed {
+    std::string ref;     ///< repository:tag in the store
+    std::string digest;  ///< its manifest digest
+    std::string store;   ///< the store's directory
+  };
   struct Flavour {
-    std::map<std::string, std::string> kinds;  ///< kind → full image name
+    std::map<std::string, std::string> kinds;  ///< kind → full image name, as pushed
+    std::map<std::string, Unpushed> unpushed;  ///< kind → an image built later and not pushed
     std::map<std::string, std::string> bases;  ///< kind → the pinned base it was built on (v3 only)
     std::map<std::string, MetaValue> metadata;
   };
@@ -42,10 +50,12 @@ struct BuiltImages {
                                                 const std::string& kind, std::string* error) const;
   [[nodiscard]] std::optional<MetaValue> metadata(const std::string& image, const std::string& flavour,
                                                     const std::string& key) const;
-  /// The images of `newer` replace these (kind by kind; a flavour's metadata as a whole); the
-  /// others stay.
+  void add_unpushed(const std::string& image, const std::string& flavour, const std::string& kind, Unpushed u);
+  /// The images of `newer` replace these (kind by kind; a flavour's metadata as a whole, when
+  /// `newer` pushed some kind of it); a pushed kind drops its unpushed image; the others stay.
   void merge(const BuiltImages& newer);
   [[nodiscard]] bool empty() const { return images.empty(); }
+  [[nodiscard]] size_t count_unpushed() const;
 };
 
 std::string report_json(const BuiltImages& built, ReportFormat format);

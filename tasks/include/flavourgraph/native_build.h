@@ -58,12 +58,15 @@ class NativeBuild {
   TaskRunner& runner();
   /// The images a run pushed, for report.json.
   [[nodiscard]] BuiltImages built_images() const;
+  /// The images a --no-push run left tagged in the store, for report.json.
+  [[nodiscard]] BuiltImages unpushed_images() const;
   /// The build records of the images a run pushed.
   [[nodiscard]] std::vector<BuildRecord> records() const;
   struct StateSaved {
     bool published = false;       ///< some image was pushed
     bool report_written = false;
     size_t records = 0;
+    size_t unpushed = 0;          ///< images listed as built and not pushed
   };
   /// After a run: the build records of the images it pushed, and report.json as the previous
   /// one (when it reads) with those images replaced, through a temp file and a rename. A run

@@ -4,6 +4,7 @@
 /// construction, read only after they ended: the executor runs a task after its dependencies,
 /// and only when they succeeded); it writes nothing but its own typed output.
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -183,9 +184,16 @@ class TagTask final : public Task {
   const BuildTask& image_;
 };
 
+/// A name to set at the push target: `repository:tag` → manifest.
+struct PendingTag {
+  std::string repository, tag;
+  oci::Descriptor manifest;
+};
+
 struct PushResult {
-  std::string ref;  ///< registry/repository:tag@digest
+  std::string ref;  ///< registry/repository:tag@digest (with --atomic, until published: registry/repository@digest)
   uint64_t bytes_out = 0;
+  std::vector<PendingTag> names;  ///< with --atomic: the names the publish task sets
 };
 
 /// push: publishes an image to the push target, blobs first and the names last.
@@ -203,6 +211,20 @@ class PushTask final : public Task {
   uint32_t build_;
   const BuildTask& image_;
   Output<PushResult> pushed_;
+};
+
+/// publish (--atomic): once every push uploaded its image by digest, sets every name they
+/// hold back, so that no tag moves unless the whole run is up.
+class PublishTask final : public Task {
+ public:
+  PublishTask(const BuildEnv& env, std::vector<const PushTask*> pushes) : env_(env), pushes_(std::move(pushes)) {}
+  TaskOutcome run(TaskContext& ctx) override;
+  [[nodiscard]] bool published() const { return published_.load(); }
+
+ private:
+  const BuildEnv& env_;
+  std::vector<const PushTask*> pushes_;
+  std::atomic<bool> published_{false};
 };
 
 /// render-values: a release's helmfile values file, written only when its content changed.
@@ -250,6 +272,8 @@ class PlanRunner final : public TaskRunner {
   std::vector<BuildTask*> builds_;
   std::vector<PushTask*> pushes_;             ///< by plan build index (null when not pushed)
   std::vector<RenderValuesTask*> renders_;    ///< by plan release index
+  PublishTask* publish_ = nullptr;            ///< with --atomic
+  bool atomic_ = false;
 };
 
 }  // namespace flavourgraph

@@ -1,0 +1,154 @@
+// Publishing modes against a real registry (Debian's docker-registry on 127.0.0.1), checked
+// with curl and skopeo: --no-push leaves the registry alone and report.json says what stayed
+// in the store; --atomic moves no tag and changes no values file unless every image is up.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "registry_build.h"
+#include "registry_server.h"
+
+using fgtest::quote;
+using fgtest::run;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kRepos = {"restricted/mediawiki-multiversion", "restricted/mediawiki-multiversion-debug",
+                                         "restricted/mediawiki-multiversion-cli", "restricted/mediawiki-webserver"};
+
+/// The registry's repositories (its catalog).
+std::set<std::string> catalog(const fgtest::RegistryServer& reg) {
+  auto r = run("curl -sf --max-time 10 " + quote("http://" + reg.address() + "/v2/_catalog"));
+  REQUIRE(r.status == 0);
+  std::set<std::string> out;
+  for (const auto& name : json::parse(r.out)["repositories"]) out.insert(name.get<std::string>());
+  return out;
+}
+
+/// The tags of `repo` at the registry (none when the repository has none).
+std::set<std::string> tags(const fgtest::RegistryServer& reg, const std::string& repo) {
+  auto r = run("curl -sf --max-time 10 " + quote("http://" + reg.address() + "/v2/" + repo + "/tags/list"));
+  std::set<std::string> out;
+  if (r.status != 0) return out;
+  auto j = json::parse(r.out);
+  if (j["tags"].is_array())
+    for (const auto& t : j["tags"]) out.insert(t.get<std::string>());
+  return out;
+}
+
+/// Every file under `dir` with its content.
+std::map<std::string, std::string> files_of(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().string().find("/.git/") == std::string::npos)
+      out[fs::relative(e.path(), dir).string()] = fgtest::read_file(e.path());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("--no-push: the registry is untouched, the images are in the store, report.json lists them as unpushed") {
+  fgtest::RegistryServer reg;
+  fgtest::RegistryBuild b(reg.address());
+  auto r = b.build("--no-push");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.err.find("--no-push: 7 image(s) left in the store") != std::string::npos);
+  CHECK(catalog(reg).empty());
+  CHECK(files_of(b.tmp / "values").empty());
+  auto report = json::parse(fgtest::read_file(b.tmp / "state" / "report.json"));
+  auto kind = report["mediawiki"]["flavours"]["publish-81"]["kinds"]["image"];
+  CHECK_FALSE(kind.contains("image_name"));
+  std::string ref = kind["unpushed"]["ref"];
+  CHECK(ref == "restricted/mediawiki-multiversion:2024-10-29-190315-publish-81");
+  // The store holds it under that name, with that digest (skopeo reads the layout).
+  auto s = run("skopeo inspect " + quote("oci:" + (b.tmp / "store").string() + ":" + ref));
+  INFO(s.err);
+  REQUIRE(s.status == 0);
+  CHECK(json::parse(s.out)["Digest"] == kind["unpushed"]["digest"]);
+  // render refuses a report whose images were never pushed, and says why.
+  auto rv = run(quote(fgtest::binary()) + " render -d " + quote((b.cfg / "deployments.yaml").string()) + " --report " +
+                quote((b.tmp / "state" / "report.json").string()) + " --values-dir " + quote((b.tmp / "rv").string()) +
+                " --registry " + reg.address());
+  CHECK(rv.status != 0);
+  INFO(rv.err);
+  CHECK(rv.err.find("never pushed") != std::string::npos);
+
+  // Pushed afterwards: image names replace the unpushed entries, values are written.
+  r = b.build("");
+  REQUIRE(r.status == 0);
+  report = json::parse(fgtest::read_file(b.tmp / "state" / "report.json"));
+  kind = report["mediawiki"]["flavours"]["publish-81"]["kinds"]["image"];
+  CHECK(kind["image_name"] == reg.address() + "/" + ref);
+  CHECK_FALSE(kind.contains("unpushed"));
+  auto values = files_of(b.tmp / "values");
+  CHECK_FALSE(values.empty());
+
+  // A later --no-push run keeps the pushed name beside the new unpushed image, and no values change.
+  b.timestamp = "2024-10-30-000000";
+  r = b.build("--no-push");
+  REQUIRE(r.status == 0);
+  report = json::parse(fgtest::read_file(b.tmp / "state" / "report.json"));
+  kind = report["mediawiki"]["flavours"]["publish-81"]["kinds"]["image"];
+  CHECK(kind["image_name"] == reg.address() + "/" + ref);
+  CHECK(kind["unpushed"]["ref"] == "restricted/mediawiki-multiversion:2024-10-30-000000-publish-81");
+  CHECK(files_of(b.tmp / "values") == values);
+  CHECK(tags(reg, kRepos[0]).count("2024-10-30-000000-publish-81") == 0);
+}
+
+TEST_CASE("--atomic: one push failing moves no tag and changes no values file; a rerun publishes everything") {
+  fgtest::RegistryServer reg;
+  fgtest::RegistryBuild b(reg.address());
+  REQUIRE(b.build("--atomic").status == 0);  // a first deploy, at 2024-10-29-190315
+  auto values = files_of(b.tmp / "values");
+  auto report = fgtest::read_file(b.tmp / "state" / "report.json");
+  std::map<std::string, std::set<std::string>> before;
+  for (const auto& repo : kRepos) before[repo] = tags(reg, repo);
+  CHECK(before[kRepos[0]].count("2024-10-29-190315-publish-81") == 1);
+
+  // The next deploy: the same images under new tags, one push failing.
+  b.timestamp = "2024-10-31-120000";
+  auto next = [&](const std::string& extra) { return b.build("--atomic --keep-going " + extra); };
+  auto r = next("--fail push:mediawiki:publish-81:image" + b.meta("m.json"));
+  CHECK(r.status == 1);
+  for (const auto& repo : kRepos) CHECK(tags(reg, repo) == before[repo]);
+  CHECK(files_of(b.tmp / "values") == values);
+  CHECK(fgtest::read_file(b.tmp / "state" / "report.json") == report);
+  auto meta = b.metadata("m.json");
+  CHECK(meta["atomic"]["tagged"] == false);
+  // The other images were uploaded by digest, and the metadata names them.
+  auto untagged = meta["atomic"]["uploaded_untagged"];
+  CHECK(untagged.size() == 6);
+  for (const auto& u : untagged) {
+    std::string ref = u;
+    CHECK(ref.find('@') != std::string::npos);
+    auto s = run("skopeo inspect --tls-verify=false --raw " + quote("docker://" + ref));
+    CHECK(s.status == 0);
+  }
+
+  r = next(b.meta("m2.json"));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(b.metadata("m2.json")["atomic"]["tagged"] == true);
+  for (const auto& repo : kRepos) {
+    auto now = tags(reg, repo);
+    size_t fresh = 0;
+    for (const auto& t : now) fresh += t.rfind("2024-10-31-120000-", 0) == 0;
+    CHECK(fresh >= 1);
+    CHECK(now.size() == before[repo].size() + fresh);
+  }
+  CHECK(tags(reg, kRepos[0]).count("2024-10-31-120000-publish-81") == 1);
+  CHECK(files_of(b.tmp / "values") != values);
+  CHECK(fgtest::read_file(b.tmp / "state" / "report.json").find("2024-10-31-120000-publish-81") != std::string::npos);
+}
+
+TEST_CASE("--atomic and --no-push together are a usage error") {
+  fgtest::RegistryBuild b("127.0.0.1:9");
+  auto r = b.build("--atomic --no-push");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--atomic") != std::string::npos);
+}
