@@ -1,7 +1,9 @@
 // bench/push: pushing the example's images to a loopback registry (Debian's docker-registry),
 // flavourgraph next to `skopeo copy oci:... docker://...` of the same images, cold (empty
 // registry) and warm (everything there), measured in one run. Also counts the requests each
-// warm push made, by method, from the registry's log.
+// warm push made, by method, from the registry's log. Then a fresh machine (no store, no state)
+// on the unchanged tree, against the registry the cold push filled: its time, requests and
+// bytes, with the same tags (nothing to move) and with a new deploy time (every name moves).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -50,7 +52,29 @@ std::string show(const std::map<std::string, int>& m) {
 struct Figures {
   std::vector<double> ours_cold, ours_warm, ours_push_cold, sk_cold, sk_warm, skp_cold, skp_warm;
   std::map<std::string, int> ours_warm_requests, sk_warm_requests;
+  double scratch = 0;  ///< the first build, from nothing
+  std::vector<double> fresh_same, fresh_new;
+  std::map<std::string, int> fresh_same_requests, fresh_new_requests;
+  std::map<std::string, uint64_t> fresh_same_bytes, fresh_new_bytes;
 };
+
+/// bytes_out of a metadata file, by task kind.
+std::map<std::string, uint64_t> bytes_by_kind(const fs::path& meta) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& t : json::parse(flavourgraph::read_file(meta))["tasks"])
+    out[t["kind"].get<std::string>()] += t["bytes_out"].get<uint64_t>();
+  return out;
+}
+
+std::string show_bytes(const std::map<std::string, uint64_t>& m) {
+  std::string s;
+  uint64_t total = 0;
+  for (const auto& [k, v] : m) {
+    total += v;
+    if (v) s += fmt::format("{}{} {} B", s.empty() ? "" : ", ", k, v);
+  }
+  return fmt::format("{} B out{}{}", total, s.empty() ? "" : ": ", s);
+}
 
 /// flavourgraph's push to a fresh registry (cold), then again (warm).
 void push_ours(const std::string& base, const fs::path& work, Figures& fig) {
@@ -69,6 +93,20 @@ void push_ours(const std::string& base, const fs::path& work, Figures& fig) {
   size_t before = reg.log().size();
   fig.ours_warm.push_back(timed(cmd));
   fig.ours_warm_requests = methods(reg.log().substr(before));
+  // A fresh machine: the same command with an empty store and state, first at the same deploy
+  // time, then at a new one.
+  std::string fresh = cmd;
+  for (const char* dir : {"/store ", "/state "}) fresh.replace(fresh.find(dir), 7, std::string(dir).insert(6, "-fresh"));
+  for (bool same : {true, false}) {
+    fs::remove_all(work / "store-fresh");
+    fs::remove_all(work / "state-fresh");
+    std::string c = same ? fresh : fresh + " --timestamp 2024-11-01-000000";
+    if (!same) c.erase(c.find("--timestamp 2024-10-29-190315"), 30);
+    before = reg.log().size();
+    (same ? fig.fresh_same : fig.fresh_new).push_back(timed(c));
+    (same ? fig.fresh_same_requests : fig.fresh_new_requests) = methods(reg.log().substr(before));
+    (same ? fig.fresh_same_bytes : fig.fresh_new_bytes) = bytes_by_kind(work / "push.json");
+  }
 }
 
 /// `skopeo copy` of every name from the store to a fresh registry, `parallel` at a time.
@@ -114,7 +152,8 @@ int main(int argc, char** argv) {
                                  "--state-dir {}/state --values-dir {}/values --timestamp 2024-10-29-190315 --progress quiet",
                                  binary, work.string(), work.string(), work.string(), work.string(), work.string());
   // Build once into the store (not timed): the pushes below only push.
-  timed(base + " --registry oci:" + (work / "warmup").string());
+  Figures fig;
+  fig.scratch = timed(base + " --registry oci:" + (work / "warmup").string());
   json meta = json::parse(flavourgraph::read_file(work / "state/report.json"));
   std::vector<std::string> refs;
   for (const auto& [image, body] : meta.items())
@@ -127,7 +166,6 @@ int main(int argc, char** argv) {
   std::vector<std::string> all_refs;  // primary tags and `latest`
   for (const auto& m : idx["manifests"]) all_refs.push_back(m["annotations"]["org.opencontainers.image.ref.name"]);
 
-  Figures fig;
   for (unsigned r = 0; r < repeat; ++r) {
     push_ours(base, work, fig);
     for (int parallel : {1, 4}) push_skopeo(parallel, all_refs, work, fig);
@@ -141,5 +179,11 @@ int main(int argc, char** argv) {
   fmt::print("{:<42} {:>10.3f} {:>10.3f}\n", "skopeo copy, 4 at a time", median(fig.skp_cold), median(fig.skp_warm));
   fmt::print("\nrequests of a warm push: flavourgraph: {}; skopeo (one at a time): {}\n", show(fig.ours_warm_requests),
              show(fig.sk_warm_requests));
+  fmt::print("\nfresh machine (empty store and state), unchanged tree, against the filled registry:\n");
+  fmt::print("  (the first build, from nothing, took {:.3f} s)\n", fig.scratch);
+  fmt::print("  same deploy time: {:.3f} s ({:.1f} % of the build from nothing); requests: {}; {}\n", median(fig.fresh_same),
+             100 * median(fig.fresh_same) / fig.scratch, show(fig.fresh_same_requests), show_bytes(fig.fresh_same_bytes));
+  fmt::print("  new deploy time:  {:.3f} s ({:.1f} %); requests: {}; {}\n", median(fig.fresh_new),
+             100 * median(fig.fresh_new) / fig.scratch, show(fig.fresh_new_requests), show_bytes(fig.fresh_new_bytes));
   return 0;
 }

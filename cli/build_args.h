@@ -24,6 +24,7 @@ struct ExecArgs {
   std::string state_dir = ".flavourgraph/state";
   std::string values_dir = ".flavourgraph/values";
   bool no_cache = false;
+  bool ignore_published = false;
   std::string report_format = "v3";
   bool prune = false;
   bool allow_detached = false;

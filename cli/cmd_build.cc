@@ -58,6 +58,9 @@ void add_exec_options(CLI::App& cmd, ExecArgs& args) {
       ->type_name("DIR")
       ->default_val(".flavourgraph/values");
   cmd.add_flag("--no-cache", args.no_cache, "rebuild every layer and image even when its inputs are unchanged");
+  cmd.add_flag("--ignore-published", args.ignore_published,
+               "build every image even when the push target holds one under its build key (default: take that "
+               "one, building and uploading nothing; e.g. to check that a build is reproducible)");
   cmd.add_option("--report-format", args.report_format, "report.json shape: v3, or v2 for older readers")
       ->check(CLI::IsMember({"v3", "v2"}))
       ->default_val("v3");
@@ -163,7 +166,8 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
 void print_explanations(const ExecGraph& g, const RunResult& r) {
   for (size_t i = 0; i < g.tasks.size(); ++i) {
     const auto& kind = g.tasks[i].kind;
-    if (r.records[i].state != TaskState::done || r.records[i].reason.empty() ||
+    bool published = kind == "build" && r.records[i].reason.rfind("published already", 0) == 0;
+    if ((r.records[i].state != TaskState::done && !published) || r.records[i].reason.empty() ||
         (kind != "layer" && kind != "build" && kind != "tag" && kind != "push"))
       continue;
     fmt::print(stderr, "explain: {}: {}\n", g.tasks[i].id, r.records[i].reason);
@@ -178,6 +182,7 @@ BuildSettings build_settings(const PlanArgs& plan_args, const ExecArgs& args, co
   settings.values_dir = args.values_dir;
   settings.values_git = args.values_dir_given;
   settings.no_cache = args.no_cache;
+  settings.ignore_published = args.ignore_published;
   const char* sde = std::getenv("SOURCE_DATE_EPOCH");
   settings.source_date_epoch = sde && *sde ? parse_timestamp(sde).value_or(0) : 0;
   settings.target_base_dir = plan_args.registry.empty() ? loaded.config->dir : std::filesystem::current_path();

@@ -241,8 +241,9 @@ ImageSink::TagResult RegistrySink::put_tag(const std::string& repository, const 
                                            const Descriptor& manifest, Layout& store) {
   auto have = client_.head_manifest(repository, tag, /*for_push=*/true);
   if (have && have->digest == manifest.digest) return {};
-  client_.put_manifest(repository, tag, store.read_blob(manifest.digest), manifest.media_type);
-  return {true, 0};
+  std::string bytes = store.read_blob(manifest.digest);
+  client_.put_manifest(repository, tag, bytes, manifest.media_type);
+  return {true, bytes.size()};
 }
 
 }  // namespace flavourgraph::oci

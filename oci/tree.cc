@@ -516,4 +516,12 @@ TreeListing walk_tree(const std::filesystem::path& root, const Filter& filter, c
   return Walker(root, filter, cancel).run();
 }
 
+std::string content_digest(const TreeIndex& index) {
+  Sha256 h;
+  for (const auto& e : index.entries)
+    h.update(fmt::format("{}:{} {} {:o} {} {} {}:{} {}:{}\n", e.path.size(), e.path, static_cast<int>(e.type), e.mode,
+                         e.size, e.digest, e.link.size(), e.link, e.rdev_major, e.rdev_minor));
+  return h.finish_hex();
+}
+
 }  // namespace flavourgraph::oci

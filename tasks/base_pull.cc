@@ -1,12 +1,15 @@
 // base-pull: one ImageSource (a layout or a registry repository), pulled once.
 #include <fmt/format.h>
 
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
 
 TaskOutcome BasePullTask::run(TaskContext& ctx) {
   const PlanBase& pb = env_.plan().bases[base_];
+  if (const PublishedImages* p = env_.published(); p && p->skip_base(base_))
+    return {TaskState::cached, {}, {}, "published already: every image that needs it is at the push target"};
   auto ref = oci::Reference::parse(pb.ref, env_.plan().config->dir);
   if (!ref) return TaskOutcome::fail(fmt::format("base {}: {}", pb.ref, ref.message()));
   oci::PullOptions opt;

@@ -6,6 +6,7 @@
 #include "flavourgraph/oci/digest.h"
 #include "flavourgraph/tasks/backend.h"
 #include "flavourgraph/tasks/previous.h"
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -65,7 +66,28 @@ std::string why_built(const BuildEnv& env, uint32_t build, const ImageData& img,
 
 }  // namespace
 
+/// A build the push target holds under its build key: its image as published there.
+TaskOutcome BuildTask::take_published() {
+  const PlanBuild& pb = env_.plan().builds[build_];
+  const BuildRecord* r = env_.published()->found(build_);
+  if (!r) return {TaskState::cached, {}, {}, "not needed: every image that starts from it is published already"};
+  ImageData img = previous_image(env_, *r, pb);
+  img.published_already = true;
+  img.base_digest = r->base_digest;
+  img.base_name = r->base_name;
+  if (r->incremental) {
+    img.tree_index = r->incremental->index;
+    img.tree_spec = r->incremental->spec;
+  }
+  std::string digest = img.manifest.digest.str();
+  image_.set(std::move(img));
+  return {TaskState::cached, {}, digest,
+          fmt::format("published already: the push target has {} under its build key {}", digest,
+                      env_.published()->key(build_).substr(0, 16))};
+}
+
 TaskOutcome BuildTask::run(TaskContext& ctx) {
+  if (env_.published() && env_.published()->skip_build(build_)) return take_published();
   const Plan& plan = env_.plan();
   const PlanBuild& pb = plan.builds[build_];
   const KindSpec& kind = plan.config->images[pb.image].kinds[pb.kind];

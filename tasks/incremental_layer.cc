@@ -9,6 +9,7 @@
 #include "flavourgraph/oci/digest.h"
 #include "flavourgraph/oci/tree_index.h"
 #include "flavourgraph/tasks/previous.h"
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -142,22 +143,31 @@ TaskOutcome LayerTask::run_incremental(TaskContext& ctx) {
   const PlanLayer& pl = env_.plan().layers[layer_];
   const LayerSpec& spec = pl.spec;
   fingerprint_ = layer_fingerprint(spec, pl.compression);
-  auto stat_file = env_.cache_dir() / "layers" / (oci::sha256_hex(spec.source_path.string()).substr(0, 16) + ".stat");
-  // Three things at once: the walk; this machine's stat cache; each image's choice (its last
-  // build, maybe from the push target) and the last trees, which the deltas compare against.
+  auto stat_file = stat_cache_path(env_, pl);
+  // The tree as content (only files whose stat changed since this machine last looked are
+  // read): as the build-key pass read it, else walked and indexed here. At the same time, each
+  // image's choice (its last build, maybe from the push target) and the last trees, which the
+  // deltas compare against.
   IncrementalRun run;
-  oci::StatCache stats;
-  tbb::this_task_arena::isolate([&] {
-    tbb::parallel_invoke(
-        [&] { run.listing = oci::walk_tree(spec.source_path, oci::Filter(spec.include, spec.exclude), &ctx.cancel()); },
-        [&] { stats = oci::StatCache::load(stat_file); }, [&] { choose(run); });
-  });
-  if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
-  warn_sockets(ctx, run.listing.skipped);
-  // The tree as content: only files whose stat changed since this machine last looked are read.
   oci::IndexStats read;
-  run.tree = oci::index_tree(spec.source_path, run.listing, fingerprint_,
-                             env_.settings().no_cache ? oci::StatCache{} : stats, ctx.cancel(), &read);
+  std::unique_ptr<LayerScan> scan = env_.published() ? env_.published()->take_scan(layer_) : nullptr;
+  if (scan) {
+    choose(run);
+    run.listing = std::move(scan->listing);
+    run.tree = std::move(scan->tree);
+    read = scan->read;
+  } else {
+    oci::StatCache stats;
+    tbb::this_task_arena::isolate([&] {
+      tbb::parallel_invoke(
+          [&] { run.listing = oci::walk_tree(spec.source_path, oci::Filter(spec.include, spec.exclude), &ctx.cancel()); },
+          [&] { stats = oci::StatCache::load(stat_file); }, [&] { choose(run); });
+    });
+    if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
+    run.tree = oci::index_tree(spec.source_path, run.listing, fingerprint_,
+                               env_.settings().no_cache ? oci::StatCache{} : stats, ctx.cancel(), &read);
+  }
+  warn_sockets(ctx, run.listing.skipped);
   ctx.add_bytes_in(read.bytes_read);
   run.full_key = oci::layer_cache_key(spec.source_path, oci::tree_hash(run.listing), tar_options(), pl.compression,
                                       spec.include, spec.exclude);
@@ -165,7 +175,9 @@ TaskOutcome LayerTask::run_incremental(TaskContext& ctx) {
     if (before) run.deltas.emplace(digest, oci::TreeDelta{});
   tbb::this_task_arena::isolate([&] {
     tbb::parallel_invoke(
-        [&] { oci::StatCache::save(stat_file, run.listing, run.tree); },
+        [&] {
+          if (!scan) oci::StatCache::save(stat_file, run.listing, run.tree);
+        },
         [&] { index_ = env_.store().put_blob(run.tree.serialize(), oci::kTreeIndexMediaType); },
         [&] {
           for (auto& [digest, delta] : run.deltas)

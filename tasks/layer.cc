@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "flavourgraph/fs_util.h"
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -38,6 +39,8 @@ oci::TarOptions LayerTask::tar_options() const {
 
 TaskOutcome LayerTask::run(TaskContext& ctx) {
   const LayerSpec& spec = env_.plan().layers[layer_].spec;
+  if (const PublishedImages* p = env_.published(); p && p->skip_layer(layer_))
+    return {TaskState::cached, {}, {}, "published already: every image that needs it is at the push target"};
   std::string where = spec.where.str();
   std::error_code ec;
   if (!std::filesystem::is_directory(spec.source_path, ec))
@@ -53,6 +56,7 @@ TaskOutcome LayerTask::run(TaskContext& ctx) {
 TaskOutcome LayerTask::run_full(TaskContext& ctx) {
   const PlanLayer& pl = env_.plan().layers[layer_];
   const LayerSpec& spec = pl.spec;
+  if (env_.published()) (void)env_.published()->take_scan(layer_);  // a full layer is keyed by stat: the scan goes
   oci::Filter filter(spec.include, spec.exclude);
   auto key_of = [&](const std::string& tree) {
     return oci::layer_cache_key(spec.source_path, tree, tar_options(), pl.compression, spec.include, spec.exclude);

@@ -8,6 +8,7 @@
 
 #include "flavourgraph/fs_util.h"
 #include "flavourgraph/tasks/previous.h"
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -129,6 +130,14 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
                                                  *im.store, im.target, *im.registries, im.target_layout.get());
   im.env = std::make_unique<BuildEnv>(plan, im.settings, *im.store, *target, *im.sink, *im.registries, im.values.get(),
                                       im.previous.get());
+  // With --no-cache, --ignore-published or --full, keys are computed (and published) but not looked up.
+  if (plan.push) {
+    try {
+      im.env->set_published(PublishedImages::check(*im.env, *im.previous, cancel, !s.no_cache && !s.ignore_published && !s.full));
+    } catch (const oci::Cancelled&) {
+      throw Error("interrupted while computing build keys; nothing was built", ErrorKind::cancelled);
+    }
+  }
   im.runner = std::make_unique<PlanRunner>(*im.env);
   return nb;
 }
@@ -143,6 +152,7 @@ BuiltImages NativeBuild::built_images() const {
   // build's image by its pushed name, or, when it was not pushed, what that build starts from.
   std::function<std::string(uint32_t, int)> base_of = [&](uint32_t i, int depth) -> std::string {
     const PlanBuild& b = plan.builds[i];
+    if (const ImageData* own = run.built_image(i); own && own->published_already) return own->base_name;
     int bb = b.base_build_index();
     if (bb >= 0 && depth < 64) {
       const PlanBuild& p = plan.builds[static_cast<size_t>(bb)];
@@ -199,6 +209,9 @@ std::vector<BuildRecord> NativeBuild::records() const {
     if (base) {
       r.base_digest = base->manifest.digest.str();
       r.base_name = base->name;
+    } else {  // published already: as its annotations say
+      r.base_digest = img->base_digest;
+      r.base_name = img->base_name;
     }
     r.settings = img->settings;
     if (img->tree_index) r.incremental = BuildRecord::Incremental{img->tree_spec, *img->tree_index};

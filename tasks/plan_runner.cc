@@ -1,5 +1,6 @@
 // The plan's tasks, made in plan order and wired to the tasks they read from.
 #include "flavourgraph/tasks/engines.h"
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -12,6 +13,8 @@ const oci::Layout& BuildEnv::base_layout(const std::filesystem::path& dir) const
 }
 
 BuildEnv::~BuildEnv() = default;
+
+void BuildEnv::set_published(std::unique_ptr<PublishedImages> p) { published_ = std::move(p); }
 
 EngineSet& BuildEnv::engines() const {
   std::lock_guard lock(layouts_mutex_);

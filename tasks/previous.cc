@@ -55,6 +55,12 @@ std::optional<BuildRecord> PreviousBuilds::find(uint32_t build, std::string* why
   return it->second.record;
 }
 
+std::optional<BuildRecord> PreviousBuilds::at_target(uint32_t build, const std::string& tag, std::string* why) {
+  Found f = fetch(plan_.builds[build], tag);
+  if (!f.record && why) *why = f.why;
+  return std::move(f.record);
+}
+
 std::string PreviousBuilds::ref_at_target(const PlanBuild& b, const std::string& tag) const {
   return target_.kind == oci::Target::Kind::layout ? b.repository + ":" + tag : tag;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -18,6 +19,8 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
   std::vector<const oci::Descriptor*> blobs;
   for (const auto& l : img.parsed.layers) blobs.push_back(&l);
   blobs.push_back(&img.parsed.config);
+  // An image taken from the target under its build key is there whole: only names move.
+  if (img.published_already) blobs.clear();
   for (size_t i = 0; i < blobs.size(); ++i) {
     if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
     const oci::Descriptor& d = *blobs[i];
@@ -33,7 +36,10 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
   // The names last: a tag never points at an image whose blobs are not all there.
   std::vector<PendingTag> names;
   for (const auto& t : pb.all_tags()) names.push_back({repo, t, img.manifest});
-  if (img.tree_index) {
+  const PublishedImages* published = env_.published();
+  if (published && !img.published_already && !published->key(build_).empty())
+    names.push_back({repo, key_tag(published->key(build_)), img.manifest});  // any machine finds it by its key
+  if (img.tree_index && !img.published_already) {
     // The tree index travels with the image: any machine builds the next delta from it.
     oci::Layout& store = env_.store();
     oci::IndexArtifact art = oci::index_artifact(*img.tree_index, img.manifest);

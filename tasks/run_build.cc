@@ -11,6 +11,7 @@
 #include "flavourgraph/oci/digest.h"
 #include "flavourgraph/oci/tree.h"
 #include "flavourgraph/tasks/engines.h"
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/tasks.h"
 
 namespace flavourgraph {
@@ -158,6 +159,8 @@ ImageData RunTask::build_on_engine(TaskContext& ctx, const std::string& key, dou
 
 TaskOutcome RunTask::run(TaskContext& ctx) {
   const PlanRun& pr = env_.plan().runs[run_];
+  if (const PublishedImages* p = env_.published(); p && p->skip_run(run_))
+    return {TaskState::cached, {}, {}, "published already: every image that needs it is at the push target"};
   const EngineSpec& engine = env_.plan().engines[static_cast<size_t>(pr.engine)];
   std::string key = cache_key(ctx);
   auto entry = env_.cache_dir() / "runs" / (key + ".json");

@@ -58,13 +58,15 @@ TEST_CASE("the example builds; skopeo reads every image in the store and the tar
     auto idx = index_of(layout);
     // 7 images + 4 `latest` tags; at the target also the tree index of each of the 4 images on
     // the incremental app layer, under its referrers tag (repository:sha256-<hex>).
-    size_t images = 0, referrers = 0;
-    for (const auto& m : idx["manifests"])
-      (m["annotations"]["org.opencontainers.image.ref.name"].get<std::string>().find(":sha256-") == std::string::npos
-           ? images
-           : referrers)++;
+    // And at the target each image's build key (repository:flavourgraph-key-<hex>).
+    size_t images = 0, referrers = 0, keys = 0;
+    for (const auto& m : idx["manifests"]) {
+      std::string name = m["annotations"]["org.opencontainers.image.ref.name"];
+      (name.find(":sha256-") != std::string::npos ? referrers : name.find(":flavourgraph-key-") != std::string::npos ? keys : images)++;
+    }
     CHECK(images == 11);
     CHECK(referrers == (layout == ex.registry ? 4 : 0));
+    CHECK(keys == (layout == ex.registry ? 7 : 0));
     for (const auto& m : idx["manifests"]) {
       std::string ref = m["annotations"]["org.opencontainers.image.ref.name"];
       if (ref.find(":sha256-") != std::string::npos) continue;

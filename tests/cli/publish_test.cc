@@ -152,3 +152,81 @@ TEST_CASE("--atomic and --no-push together are a usage error") {
   CHECK(r.status == 2);
   CHECK(r.err.find("--atomic") != std::string::npos);
 }
+
+namespace {
+
+/// Sums of the metadata's bytes_out by task kind.
+std::map<std::string, uint64_t> bytes_out(const json& meta) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& t : meta["tasks"]) out[t["kind"].get<std::string>()] += t["bytes_out"].get<uint64_t>();
+  return out;
+}
+
+size_t published_already(const json& meta) {
+  size_t n = 0;
+  for (const auto& t : meta["tasks"])
+    n += t["kind"] == "build" && t.value("reason", "").rfind("published already", 0) == 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a fresh machine on an unchanged tree takes every image from the registry by its build key") {
+  fgtest::RegistryServer reg;
+  fgtest::RegistryBuild b(reg.address());
+  REQUIRE(b.build(b.meta("m1.json")).status == 0);
+  CHECK(published_already(b.metadata("m1.json")) == 0);
+  auto values = files_of(b.tmp / "values");
+  // Every pushed image is also named by its build key.
+  size_t keys = 0;
+  for (const auto& repo : kRepos)
+    for (const auto& t : tags(reg, repo)) keys += t.rfind("flavourgraph-key-", 0) == 0;
+  CHECK(keys == 7);
+
+  // A fresh machine: no store, no state; the tree checked out again (new mtimes and inodes).
+  auto fresh = [&](const std::string& meta, const std::string& extra = "") {
+    fs::remove_all(b.tmp / "store");
+    fs::remove_all(b.tmp / "state");
+    fs::path app = b.cfg / "app";
+    fs::rename(app, b.tmp / "app-old");
+    fs::copy(b.tmp / "app-old", app, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    fs::remove_all(b.tmp / "app-old");
+    return b.build(b.meta(meta) + " --explain " + extra);
+  };
+  auto r = fresh("m2.json");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto meta = b.metadata("m2.json");
+  CHECK(published_already(meta) == 7);
+  auto out = bytes_out(meta);
+  CHECK(out["layer"] == 0);
+  CHECK(out["push"] == 0);
+  CHECK(out["run"] == 0);
+  for (const auto& t : meta["tasks"])
+    if (t["kind"] == "layer" || t["kind"] == "run" || t["kind"] == "base-pull") CHECK(t["bytes_in"] == 0);
+  CHECK(r.err.find("explain: build:mediawiki:publish-81:image: published already") != std::string::npos);
+  CHECK(files_of(b.tmp / "values") == values);
+  // report.json and the build state are those of a build: the next change is a delta on them.
+  auto report = json::parse(fgtest::read_file(b.tmp / "state" / "report.json"));
+  CHECK(report["mediawiki"]["flavours"]["publish"]["kinds"]["image"]["image_name"] ==
+        reg.address() + "/restricted/mediawiki-multiversion:2024-10-29-190315-publish");
+  CHECK(fs::exists(b.tmp / "state" / "builds"));
+
+  // A new deploy time: the same images, only their new names move (the manifests are re-put).
+  b.timestamp = "2024-11-01-000000";
+  r = fresh("m3.json");
+  REQUIRE(r.status == 0);
+  meta = b.metadata("m3.json");
+  CHECK(published_already(meta) == 7);
+  out = bytes_out(meta);
+  CHECK(out["layer"] == 0);
+  CHECK(out["push"] > 0);
+  CHECK(out["push"] < 7 * 8192);  // manifests only
+  CHECK(tags(reg, kRepos[0]).count("2024-11-01-000000-publish-81") == 1);
+
+  // A changed file changes the key: that image is built again (here, as a delta).
+  fgtest::write_file(b.cfg / "app" / "w" / "index.php", "<?php // changed\n");
+  r = b.build(b.meta("m4.json"));
+  REQUIRE(r.status == 0);
+  CHECK(published_already(b.metadata("m4.json")) == 1);  // only the webserver has no app layer
+}

@@ -66,6 +66,26 @@ TEST_CASE("a tree index holds content only, reads back the same, and does not de
   CHECK_FALSE(TreeIndex::parse("not an index"));
 }
 
+TEST_CASE("a tree's content digest: the same for a copy with other times and inodes; not for other content or modes") {
+  fgtest::TempDir tmp;
+  fgtest::write_file(tmp / "a/x.txt", "x\n");
+  fgtest::write_file(tmp / "b.txt", "bee\n");
+  fs::create_symlink("b.txt", tmp / "link");
+  StatCache none;
+  std::string first = content_digest(index_of(tmp.path(), none).index);
+  fgtest::TempDir other;  // copied without -a: new mtimes, new inodes
+  CHECK(fgtest::run("cp -r " + fgtest::quote(tmp.str() + "/.") + " " + fgtest::quote(other.str())).status == 0);
+  ::utimensat(AT_FDCWD, (other / "b.txt").c_str(), nullptr, 0);
+  CHECK(content_digest(index_of(other.path(), none).index) == first);
+  fgtest::write_file(other / "b.txt", "bee!\n");
+  std::string changed = content_digest(index_of(other.path(), none).index);
+  CHECK(changed != first);
+  fs::permissions(other / "a/x.txt", fs::perms::owner_exec, fs::perm_options::add);
+  CHECK(content_digest(index_of(other.path(), none).index) != changed);
+  fs::rename(other / "a/x.txt", other / "a/y.txt");  // a name is content too
+  CHECK(content_digest(index_of(other.path(), none).index) != changed);
+}
+
 TEST_CASE("the stat cache: an unchanged tree is indexed without reading a file; a changed file is read") {
   fgtest::TempDir tmp;
   for (int i = 0; i < 20; ++i) fgtest::write_file(tmp / ("f" + std::to_string(i)), std::string(100, 'a' + i % 26));

@@ -23,6 +23,7 @@ struct BuildSettings {
   bool values_git = false;  ///< commit values in a git work tree (set when --values-dir is given)
   std::filesystem::path target_base_dir;  ///< relative oci: push targets resolve against it
   bool no_cache = false;
+  bool ignore_published = false;  ///< build even what the push target holds under its build key
   int64_t source_date_epoch = 0;  ///< mtime of layer entries and the images' created time
   std::string os = "linux";       ///< the platform picked from base indexes
   std::string arch = "amd64";

@@ -49,6 +49,11 @@ struct TreeIndex {
   static Expected<TreeIndex> parse(std::string_view blob);
 };
 
+/// A digest (sha256 hex) of what `index` holds: every entry's path, type, mode, size, content
+/// digest, link and device numbers, in order. Two trees with the same content have the same
+/// one on any machine, whatever their inodes and times; the spec is not part of it.
+std::string content_digest(const TreeIndex& index);
+
 inline constexpr std::string_view kTreeIndexMediaType = "application/vnd.flavourgraph.tree-index.v1+zstd";
 inline constexpr std::string_view kTreeIndexArtifactType = "application/vnd.flavourgraph.tree-index.v1";
 

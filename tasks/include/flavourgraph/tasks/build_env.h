@@ -18,6 +18,7 @@
 #include "flavourgraph/plan.h"
 #include "flavourgraph/values.h"
 #include "flavourgraph/tasks/engines.h"
+#include "flavourgraph/tasks/published.h"
 #include "flavourgraph/tasks/registry_pool.h"
 
 namespace flavourgraph {
@@ -38,6 +39,9 @@ struct ImageData {
   std::string settings;                        ///< digest of the kind's settings it was built with
   std::optional<oci::Descriptor> tree_index;   ///< the tree its incremental layer holds
   std::string tree_spec;                       ///< that layer's fingerprint
+  /// Taken from the push target, where it is under this run's build key: nothing was built.
+  bool published_already = false;
+  std::string base_digest, base_name;          ///< its base, as its annotations say (when published already)
 };
 
 class PreviousBuilds;
@@ -70,6 +74,10 @@ class BuildEnv {
   }
   /// An `oci:` layout used as a base, opened once per directory.
   const oci::Layout& base_layout(const std::filesystem::path& dir) const;
+  /// The images the push target holds under this run's build keys (null when not looked up:
+  /// --no-push, --no-cache).
+  [[nodiscard]] const PublishedImages* published() const { return published_.get(); }
+  void set_published(std::unique_ptr<PublishedImages> p);
   /// The plan's build engines for RUN builds, made on first use.
   EngineSet& engines() const;
   ~BuildEnv();
@@ -88,6 +96,7 @@ class BuildEnv {
   mutable std::mutex layouts_mutex_;
   mutable std::map<std::filesystem::path, std::unique_ptr<oci::Layout>> base_layouts_;
   mutable std::unique_ptr<EngineSet> engines_;
+  std::unique_ptr<PublishedImages> published_;
 };
 
 }  // namespace flavourgraph

@@ -31,6 +31,10 @@ class PreviousBuilds {
   /// and why in `why`, when there is none to build on. Safe to call from several tasks.
   std::optional<BuildRecord> find(uint32_t build, std::string* why);
   [[nodiscard]] const BuildState& state() const { return state_; }
+  /// The image `tag` names in build `build`'s repository at the push target, as a record (its
+  /// manifest, config and tree index brought into the store); nullopt, and why, when there is
+  /// none.
+  std::optional<BuildRecord> at_target(uint32_t build, const std::string& tag, std::string* why);
 
  private:
   struct Found {

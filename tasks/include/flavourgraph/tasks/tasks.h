@@ -166,6 +166,8 @@ class BuildTask final : public ImageTask {
   [[nodiscard]] const std::vector<const LayerTask*>& layers() const { return layers_; }
 
  private:
+  TaskOutcome take_published();
+
   const BuildEnv& env_;
   uint32_t build_;
   const ImageTask& base_;
