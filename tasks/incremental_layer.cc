@@ -175,9 +175,7 @@ TaskOutcome LayerTask::run_incremental(TaskContext& ctx) {
     if (before) run.deltas.emplace(digest, oci::TreeDelta{});
   tbb::this_task_arena::isolate([&] {
     tbb::parallel_invoke(
-        [&] {
-          if (!scan) oci::StatCache::save(stat_file, run.listing, run.tree);
-        },
+        [&] { oci::StatCache::save(stat_file, run.listing, run.tree); },
         [&] { index_ = env_.store().put_blob(run.tree.serialize(), oci::kTreeIndexMediaType); },
         [&] {
           for (auto& [digest, delta] : run.deltas)

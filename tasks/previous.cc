@@ -55,6 +55,17 @@ std::optional<BuildRecord> PreviousBuilds::find(uint32_t build, std::string* why
   return it->second.record;
 }
 
+Expected<std::string> PreviousBuilds::index_spec(const oci::Digest& digest) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = specs_.find(digest.str()); it != specs_.end()) return it->second;
+  }
+  auto tree = oci::TreeIndex::parse(store_.read_blob(digest, size_t{1} << 30));
+  if (!tree) return Error(tree.message());
+  std::lock_guard lock(mutex_);
+  return specs_.emplace(digest.str(), tree->spec).first->second;
+}
+
 std::optional<BuildRecord> PreviousBuilds::at_target(uint32_t build, const std::string& tag, std::string* why) {
   Found f = fetch(plan_.builds[build], tag);
   if (!f.record && why) *why = f.why;
@@ -170,9 +181,9 @@ PreviousBuilds::Found PreviousBuilds::fetch(const PlanBuild& b, const std::strin
     r.settings = note("io.flavourgraph.settings");
     auto index = oci::fetch_tree_index(*source, ref_at_target(b, oci::referrers_tag(m.digest)), m.digest, store_);
     if (index) {
-      auto tree = oci::TreeIndex::parse(store_.read_blob(index->digest, size_t{1} << 30));
-      if (!tree) return {std::nullopt, "the last build " + name + "'s tree index does not read: " + tree.message()};
-      r.incremental = BuildRecord::Incremental{tree->spec, *index};
+      auto spec = index_spec(index->digest);
+      if (!spec) return {std::nullopt, "the last build " + name + "'s tree index does not read: " + spec.message()};
+      r.incremental = BuildRecord::Incremental{*spec, *index};
     }
     return {std::move(r), {}};
   } catch (const oci::Cancelled&) {

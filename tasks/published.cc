@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <oneapi/tbb/parallel_for_each.h>
+#include <oneapi/tbb/parallel_invoke.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include "flavourgraph/fs_util.h"
@@ -20,14 +21,18 @@ std::filesystem::path stat_cache_path(const BuildEnv& env, const PlanLayer& laye
 
 namespace {
 
-/// A tree as content, read through this machine's stat cache (kept up to date).
+/// A tree as content, read through this machine's stat cache (the walk and the cache's load
+/// at once). The caller saves the cache again.
 LayerScan scan_tree(const std::filesystem::path& root, const oci::Filter& filter, const std::string& spec,
                     const std::filesystem::path& stat_file, const CancelSource& cancel) {
   LayerScan scan;
-  scan.listing = oci::walk_tree(root, filter, &cancel);
+  oci::StatCache stats;
+  tbb::this_task_arena::isolate([&] {
+    tbb::parallel_invoke([&] { scan.listing = oci::walk_tree(root, filter, &cancel); },
+                         [&] { stats = oci::StatCache::load(stat_file); });
+  });
   if (cancel.requested()) throw oci::Cancelled();
-  scan.tree = oci::index_tree(root, scan.listing, spec, oci::StatCache::load(stat_file), cancel, &scan.read);
-  oci::StatCache::save(stat_file, scan.listing, scan.tree);
+  scan.tree = oci::index_tree(root, scan.listing, spec, stats, cancel, &scan.read);
   return scan;
 }
 
@@ -103,9 +108,9 @@ struct KeyPass {
     const PlanRun& pr = plan.runs[r];
     std::string base = pr.base >= 0 ? bases[static_cast<size_t>(pr.base)] : build_key(static_cast<uint32_t>(pr.base_build));
     if (base.empty()) return "";
-    auto context = scan_tree(pr.spec.context_path, oci::Filter{}, "context",
-                             env.cache_dir() / "runs" / (oci::sha256_hex(pr.spec.context_path.string()).substr(0, 16) + ".stat"),
-                             cancel);
+    auto stat_file = env.cache_dir() / "runs" / (oci::sha256_hex(pr.spec.context_path.string()).substr(0, 16) + ".stat");
+    auto context = scan_tree(pr.spec.context_path, oci::Filter{}, "context", stat_file, cancel);
+    oci::StatCache::save(stat_file, context.listing, context.tree);
     nlohmann::json key = {{"containerfile", oci::sha256_hex(read_file(pr.spec.containerfile_path))},
                           {"context", oci::content_digest(context.tree)},
                           {"target", pr.spec.target.value_or("")},
@@ -224,6 +229,19 @@ std::unique_ptr<PublishedImages> PublishedImages::check(const BuildEnv& env, Pre
   std::vector<bool> skip;
   mark_skips(plan, *p, skip, p->skip_layers_, p->skip_bases_, p->skip_runs_);
   for (uint32_t b = 0; b < plan.builds.size(); ++b) p->builds_[b].skip = skip[b];
+  // This machine's stat caches, for the next run; an incremental layer that runs saves its own
+  // (beside its other work), with the scan it takes.
+  std::vector<uint32_t> save;
+  for (uint32_t l = 0; l < plan.layers.size(); ++l)
+    if (p->scans_[l] && (!look_up || !plan.layers[l].spec.incremental || p->skip_layers_[l])) save.push_back(l);
+  tbb::this_task_arena::isolate([&] {
+    tbb::parallel_for_each(save.begin(), save.end(), [&](uint32_t l) {
+      try {  // a cache: when it cannot be written, the next run reads the files again
+        oci::StatCache::save(stat_cache_path(env, plan.layers[l]), p->scans_[l]->listing, p->scans_[l]->tree);
+      } catch (const std::exception&) {
+      }
+    });
+  });
   if (!look_up) p->scans_.clear();  // the layer tasks read every file themselves
   return p;
 }

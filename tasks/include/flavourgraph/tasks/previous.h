@@ -47,6 +47,8 @@ class PreviousBuilds {
   /// The newest tag of the flavour at the push target ("" when none).
   std::string newest_tag(const PlanBuild& b);
   std::unique_ptr<oci::ImageSource> target_source(const PlanBuild& b);
+  /// The spec a tree index in the store was made for (each index parsed once).
+  Expected<std::string> index_spec(const oci::Digest& digest);
   [[nodiscard]] std::string ref_at_target(const PlanBuild& b, const std::string& tag) const;
 
   const Plan& plan_;
@@ -58,6 +60,7 @@ class PreviousBuilds {
   const oci::Layout* target_layout_;
   std::mutex mutex_;
   std::map<uint32_t, Found> found_;
+  std::map<std::string, std::string> specs_;  ///< tree index digest → the spec it was made for
 };
 
 }  // namespace flavourgraph
