@@ -128,8 +128,17 @@ std::set<std::string> plan_removals(const Scan& s, const std::vector<gc::Verdict
   return drop;
 }
 
-void mark_digest(const oci::Layout& layout, const std::string& text, std::set<oci::Digest>& live) {
-  if (auto d = oci::Digest::parse(text)) oci::mark_reachable(layout, *d, live);
+/// An image the store holds and what it was built on, down its chain of bases (each manifest
+/// names its base in an annotation: a `build:` base, a RUN build's image), as far as the store
+/// holds them.
+void mark_with_bases(const oci::Layout& layout, const std::string& text, std::set<oci::Digest>& live) {
+  std::set<oci::Digest> seen;
+  auto d = oci::Digest::parse(text);
+  for (int depth = 0; d && depth < 32 && layout.has_blob(*d) && seen.insert(*d).second; ++depth) {
+    oci::mark_reachable(layout, *d, live);
+    auto m = oci::Manifest::parse(layout.read_blob(*d));
+    d = m ? oci::Digest::parse(gc_parts::base_digest(*m)) : std::nullopt;
+  }
 }
 
 /// What a build record keeps in the store: its image, its tree index and the artifact that
@@ -140,12 +149,26 @@ void mark_records(const oci::Layout& store, const BuildState& records, std::set<
     if (store.has_blob(r.config.digest)) live.insert(r.config.digest);
     for (const auto& l : r.layers)
       if (store.has_blob(l.digest)) live.insert(l.digest);
-    mark_digest(store, r.base_digest, live);
+    mark_with_bases(store, r.base_digest, live);
     if (!r.incremental) continue;
     oci::IndexArtifact art = oci::index_artifact(r.incremental->index, r.manifest);
     for (const auto& d : {r.incremental->index.digest, art.config.digest, oci::Digest::sha256_of(art.manifest),
                           oci::Digest::sha256_of(art.referrers)})
       if (store.has_blob(d)) live.insert(d);
+  }
+}
+
+/// The base a live RUN build's cache entry was built on (a RUN image keeps no annotation naming
+/// it): kept, so that the entry's key still finds its base in the store.
+void mark_run_bases(const oci::Layout& store, std::set<oci::Digest>& live) {
+  std::error_code ec;
+  fs::path dir = store.state_dir() / "cache" / "runs";
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".json" || !it->is_regular_file(ec)) continue;
+    json j = json::parse(read_file(it->path()), nullptr, false);
+    if (!j.is_object() || !j.contains("manifest") || !j.contains("base") || !j["base"].is_string()) continue;
+    auto m = oci::Descriptor::from_json(j["manifest"]);
+    if (m && live.count(m->digest)) mark_with_bases(store, j["base"].get<std::string>(), live);
   }
 }
 
@@ -155,8 +178,9 @@ std::set<oci::Digest> mark_live(const oci::Layout& layout, const Scan& s, const 
   for (const auto& [name, desc] : s.refs)
     if (!drop.count(name)) oci::mark_reachable(layout, desc.digest, live);
   for (size_t i = 0; i < s.images.size(); ++i)
-    if (verdicts[i].keep && s.manifests[i]) mark_digest(layout, gc_parts::base_digest(*s.manifests[i]), live);
+    if (verdicts[i].keep && s.manifests[i]) mark_with_bases(layout, gc_parts::base_digest(*s.manifests[i]), live);
   if (records) mark_records(layout, *records, live);
+  if (records) mark_run_bases(layout, live);
   return live;
 }
 
