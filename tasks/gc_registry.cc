@@ -20,8 +20,11 @@ namespace {
 /// One repository's images and referrers tags.
 struct RepoScan {
   std::vector<gc::Image> images;
-  std::map<std::string, std::string> referrers;  ///< subject digest → referrers tag
-  std::set<std::string> tagged;                  ///< every digest a tag points at
+  struct Referrers {
+    std::string tag;     ///< sha256-<hex of the subject>
+    std::string digest;  ///< of the index it points at
+  };
+  std::map<std::string, Referrers> referrers;  ///< subject digest → its referrers tag
 };
 
 /// The manifest digest a tag points at; "" when the tag is gone.
@@ -35,21 +38,28 @@ std::string tag_digest(oci::RegistryClient& client, const std::string& repo, con
   }
 }
 
-void describe(oci::RegistryClient& client, const std::string& repo, const oci::Layout* store, gc::Image& img) {
+/// Its labels and time, from its config (the store's copy when it has one). An image whose
+/// config the registry lacks keeps no labels: it is left alone.
+void describe(oci::RegistryClient& client, const std::string& repo, const oci::Layout* store, gc::Image& img,
+              std::vector<std::string>& warnings) {
   oci::FetchedManifest fm = client.get_manifest(repo, img.digest);
   std::string created;
-  if (!oci::is_index_media_type(fm.media_type)) {
-    if (auto m = oci::Manifest::parse(fm.bytes)) {
-      std::string config = store && store->has_blob(m->config.digest, m->config.size) ? store->read_blob(m->config.digest)
-                                                                                     : client.read_blob(repo, m->config);
+  auto m = oci::Manifest::parse(fm.bytes);  // an index is not an image of ours: no labels
+  if (!oci::is_index_media_type(fm.media_type) && m) {
+    const oci::Descriptor& c = m->config;
+    try {
+      std::string config = store && store->has_blob(c.digest, c.size) ? store->read_blob(c.digest) : client.read_blob(repo, c);
       created = gc_parts::read_config(json::parse(config, nullptr, false), img);
+    } catch (const oci::RegistryError& e) {
+      if (e.status() != 404) throw;
+      warnings.push_back(fmt::format("{}:{}: its config {} is missing: left alone", repo, img.tags.front(), c.digest.str()));
     }
   }
   img.time = gc::image_time(img.tags, created);
 }
 
 RepoScan scan(oci::RegistryClient& client, const std::string& repo, const std::string& short_repo,
-              const oci::Layout* store) {
+              const oci::Layout* store, std::vector<std::string>& warnings) {
   RepoScan s;
   std::map<std::string, size_t> by_digest;
   std::vector<std::string> tags = client.tags(repo);
@@ -57,16 +67,15 @@ RepoScan scan(oci::RegistryClient& client, const std::string& repo, const std::s
     std::string subject;
     std::string digest = tag_digest(client, repo, tags[i]);
     if (digest.empty()) continue;
-    s.tagged.insert(digest);
     if (gc::is_referrers_tag(tags[i], &subject)) {
-      s.referrers[subject] = tags[i];
+      s.referrers[subject] = {tags[i], digest};
       continue;
     }
     auto [it, added] = by_digest.emplace(digest, s.images.size());
     if (added) s.images.push_back({repo, short_repo, digest, {}, "", "", "", std::nullopt, i});
     s.images[it->second].tags.push_back(tags[i]);
   }
-  for (auto& img : s.images) describe(client, repo, store, img);
+  for (auto& img : s.images) describe(client, repo, store, img, warnings);
   return s;
 }
 
@@ -97,7 +106,7 @@ void remove_referrers(oci::RegistryClient& client, const std::string& repo, cons
 
 struct RepoPlan {
   std::vector<size_t> removed;  ///< indexes into RepoScan::images
-  std::set<std::string> kept;  ///< digests a kept tag points at
+  std::set<std::string> kept;  ///< digests a kept tag points at: never deleted
 };
 
 RepoPlan plan_repo(const RepoScan& s, const gc::Knowledge& k, const GcSettings& settings, GcOutcome& out) {
@@ -117,12 +126,12 @@ RepoPlan plan_repo(const RepoScan& s, const gc::Knowledge& k, const GcSettings& 
     ++out.images_removed;
     for (const auto& t : img.tags) out.removed.push_back({img.repository + ":" + t, group, verdicts[i].reason});
     if (auto r = s.referrers.find(img.digest); r != s.referrers.end())
-      out.removed.push_back({img.repository + ":" + r->second, group, "the referrers tag (tree index) of a removed image"});
+      out.removed.push_back({img.repository + ":" + r->second.tag, group, "the referrers tag (tree index) of a removed image"});
   }
   // Referrers tags of kept images, and of images that are not here, stay.
-  for (const auto& [subject, tag] : s.referrers)
-    if (std::none_of(p.removed.begin(), p.removed.end(), [&](size_t r) { return s.images[r].digest == subject; }))
-      if (auto d = s.tagged.find(subject); d != s.tagged.end()) p.kept.insert(*d);
+  for (const auto& [subject, r] : s.referrers)
+    if (std::none_of(p.removed.begin(), p.removed.end(), [&](size_t i) { return s.images[i].digest == subject; }))
+      p.kept.insert(r.digest);
   return p;
 }
 
@@ -133,7 +142,7 @@ bool apply(oci::RegistryClient& client, const RepoScan& s, const RepoPlan& p, Gc
       const gc::Image& img = s.images[i];
       if (!p.kept.count(img.digest)) remove(client, img.repository, img.digest);
       if (auto r = s.referrers.find(img.digest); r != s.referrers.end())
-        remove_referrers(client, img.repository, r->second, p.kept);
+        remove_referrers(client, img.repository, r->second.tag, p.kept);
     }
   } catch (const oci::RegistryError& e) {
     if (!refused(e)) throw;
@@ -159,7 +168,7 @@ GcOutcome gc_registry(oci::RegistryClient& client, const oci::Target& target, co
   out.place = "registry " + target.text;
   std::vector<std::pair<RepoScan, RepoPlan>> plans;
   for (const auto& repo : repositories) {  // everything read before anything is deleted
-    RepoScan s = scan(client, repo, short_repository(target, repo), store);
+    RepoScan s = scan(client, repo, short_repository(target, repo), store, out.warnings);
     RepoPlan p = plan_repo(s, knowledge, settings, out);
     plans.emplace_back(std::move(s), std::move(p));
   }
