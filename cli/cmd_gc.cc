@@ -86,7 +86,7 @@ void print_outcome(const GcOutcome& o, bool dry_run, Place place) {
     fmt::print("{}: {} {} ({}): {}\n", o.place, verb, r.name, r.group.empty() ? "-" : r.group, r.reason);
   for (const auto& k : o.kept_named) fmt::print("{}: kept {}\n", o.place, k);
   std::string done = dry_run ? "would be removed" : o.deletes_refused ? "removed (deletes refused)" : "removed";
-  std::string blobs = fmt::format("; {} blob(s), {} bytes ({}), {}", o.blobs, o.bytes, human(o.bytes),
+  std::string blobs = fmt::format("; {} blob(s) ({} bytes, {}) {}", o.blobs, o.bytes, human(o.bytes),
                                   dry_run ? "would be freed" : "freed");
   if (place == Place::store)
     blobs += fmt::format("; {} cache entr{} {}", o.cache_entries, o.cache_entries == 1 ? "y" : "ies", done);
