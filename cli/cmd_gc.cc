@@ -32,7 +32,8 @@ void add_gc_options(CLI::App& cmd, GcArgs& a) {
   cmd.add_option("--registry", a.registry,
                  "clean this push target too: oci:DIR (names and blobs, as the store), or HOST[:PORT][/PREFIX] (images "
                  "deleted by digest, where the registry allows deletes)")
-      ->type_name("TARGET");
+      ->type_name("TARGET")
+      ->each([&a](const std::string&) { a.registry_given = true; });
   cmd.add_option("--insecure-registry", a.insecure_registries,
                  "speak plain HTTP to this registry (repeatable); TLS is verified everywhere else")
       ->type_name("HOST[:PORT]");
@@ -57,6 +58,8 @@ bool is_layout(const fs::path& dir) {
 std::optional<oci::Target> check_args(const GcArgs& a, Diagnostics& diags) {
   if (!is_layout(a.store))
     diags.error({}, "--store", fmt::format("{} is not an OCI image layout (no oci-layout file)", a.store));
+  if (a.registry_given && a.registry.empty())
+    diags.error({}, "--registry", "is empty: give HOST[:PORT][/PREFIX] or oci:DIR");
   if (a.registry.empty()) return std::nullopt;
   if (std::string problem = check_push_target(a.registry); !problem.empty()) {
     diags.error({}, "--registry", problem);

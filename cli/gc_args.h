@@ -15,6 +15,7 @@ struct GcArgs {
   unsigned keep = 3;
   bool dry_run = false;
   std::string registry;  ///< the push target to clean too: oci:DIR or HOST[:PORT][/PREFIX]
+  bool registry_given = false;  ///< --registry was given (perhaps empty)
   std::vector<std::string> insecure_registries;
   std::string ca_bundle;
   int retries = 5;

@@ -249,6 +249,7 @@ TEST_CASE("gc stops before removing anything when its input does not read or its
   expect_refused(dirs(ex) + " --keep 0", "--keep");
   expect_refused("--store " + quote(ex.cfg_dir.string()), "is not an OCI image layout");
   expect_refused(dirs(ex) + " --registry https://r.example", "--registry");
+  expect_refused(dirs(ex) + " --registry ''", "--registry: is empty");
   expect_refused(dirs(ex) + " --registry oci:" + quote(ex.store.string()), "is the store itself");
   CHECK(fgtest::gc(dirs(ex) + " --keep 1").status == 0);  // all put back: it works
   CHECK(fgtest::layout_names(ex.store).size() < names.size());
