@@ -139,10 +139,12 @@ RepoPlan plan_repo(const RepoScan& s, const gc::Knowledge& k, const GcSettings& 
 bool apply(oci::RegistryClient& client, const RepoScan& s, const RepoPlan& p, GcOutcome& out) {
   try {
     for (size_t i : p.removed) {
+      // Its referrers first: a run cut short leaves an image without its tree index (it goes
+      // next time), never a referrers tag without its image (which gc would leave alone).
       const gc::Image& img = s.images[i];
-      if (!p.kept.count(img.digest)) remove(client, img.repository, img.digest);
       if (auto r = s.referrers.find(img.digest); r != s.referrers.end())
         remove_referrers(client, img.repository, r->second.tag, p.kept);
+      if (!p.kept.count(img.digest)) remove(client, img.repository, img.digest);
     }
   } catch (const oci::RegistryError& e) {
     if (!refused(e)) throw;
