@@ -6,6 +6,7 @@
 
 #include "build_args.h"
 #include "common.h"
+#include "gc_args.h"
 #include "render_args.h"
 #include "flavourgraph/error.h"
 #include "flavourgraph/version.h"
@@ -50,6 +51,12 @@ int main(int argc, char** argv) {
       "revert", "Put back the values files of the deploy before the last one, in one commit ('Configuration(s) reverted')");
   add_revert_options(*revert, revert_args);
 
+  GcArgs gc_args;
+  auto* gc = app.add_subcommand(
+      "gc", "Remove the images no report, build record or values file names from the store (and the push "
+            "target), keeping the newest N of each image, flavour and kind");
+  add_gc_options(*gc, gc_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -71,6 +78,7 @@ int main(int argc, char** argv) {
     }
     if (render->parsed()) return run_render(render_args);
     if (revert->parsed()) return run_revert(revert_args);
+    if (gc->parsed()) return run_gc(gc_args);
   } catch (const flavourgraph::Error& e) {
     // The exit status says what failed: the input (2), the environment (1), an interruption.
     fmt::print(stderr, "flavourgraph: error: {}\n", e.what());

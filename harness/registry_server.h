@@ -52,6 +52,9 @@ struct RegistryOptions {
   std::string token_realm;
   std::string token_cert;
   bool htpasswd = false;  ///< require HTTP basic auth (user/password below)
+  /// Manifests may be deleted (DELETE /v2/<name>/manifests/<digest>); off, the registry answers
+  /// 405 UNSUPPORTED.
+  bool deletes = true;
   std::string user = "tester";
   std::string password = "s3cret-pass";
 };
@@ -195,7 +198,7 @@ class RegistryServer {
     cfg += "version: 0.1\n";
     cfg += "log:\n  level: info\n  formatter: text\n";
     cfg += "storage:\n  filesystem:\n    rootdirectory: " + yaml_string(storage_) + "\n";
-    cfg += "  delete:\n    enabled: true\n";
+    cfg += std::string("  delete:\n    enabled: ") + (opts_.deletes ? "true" : "false") + "\n";
     cfg += "http:\n  addr: " + yaml_string(address()) + "\n";
     if (opts_.htpasswd) {
       cfg += "auth:\n  htpasswd:\n    realm: test-realm\n    path: " + yaml_string(htpasswd_path_) +

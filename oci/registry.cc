@@ -326,6 +326,39 @@ std::vector<std::string> RegistryClient::tags(const std::string& repo) {
   return out;
 }
 
+std::string RegistryClient::read_blob(const std::string& repo, const Descriptor& d) {
+  std::string what = fmt::format("registry {}: GET blob {}@{}", opt_.host, repo, d.digest.str());
+  if (d.size < 0 || static_cast<size_t>(d.size) > kMaxBody) throw RegistryError(fmt::format("{}: too large to read", what));
+  return retried(what, [&] {
+    HttpRequest r;
+    r.url = url("/v2/" + repo + "/blobs/" + d.digest.str());
+    r.follow = true;
+    r.what = what;
+    HttpResponse resp = send(r, scope_of(repo, false));
+    if (resp.status == 404) throw RegistryError(fmt::format("{}: not found", what), 404);
+    expect(resp, {200}, what);
+    if (Digest::sha256_of(resp.body) != d.digest) throw RegistryError(fmt::format("{}: the blob does not match its digest", what));
+    return resp.body;
+  });
+}
+
+void RegistryClient::delete_manifest(const std::string& repo, const Digest& d) {
+  std::string what = fmt::format("registry {}: DELETE manifest {}@{}", opt_.host, repo, d.str());
+  retried(what, [&] {
+    HttpRequest r;
+    r.method = "DELETE";
+    r.url = url("/v2/" + repo + "/manifests/" + d.str());
+    r.what = what;
+    HttpResponse resp = send(r, "repository:" + repo + ":delete");
+    // Deletes turned off: distribution answers 405 with the code UNSUPPORTED; others may say
+    // UNSUPPORTED with another status.
+    if (resp.status != 202 && resp.status != 200 && resp.body.find("\"UNSUPPORTED\"") != std::string::npos)
+      throw RegistryError(fmt::format("{}: {} {}", what, resp.status, registry_errors(resp.body)), 405);
+    expect(resp, {202, 200}, what);
+    return 0;
+  });
+}
+
 void RegistryClient::put_manifest(const std::string& repo, const std::string& ref, const std::string& bytes,
                                   const std::string& media_type) {
   std::string what = fmt::format("registry {}: PUT manifest {}:{}", opt_.host, repo, ref);

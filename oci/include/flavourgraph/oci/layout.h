@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -80,6 +81,16 @@ class Layout {
   bool set_ref(std::string_view ref, const Descriptor& manifest);
   /// The names in index.json.
   [[nodiscard]] std::vector<std::string> ref_names() const;
+  /// The named entries of index.json, in the file's order: name and descriptor.
+  [[nodiscard]] std::vector<std::pair<std::string, Descriptor>> refs() const;
+  /// Drops the entries named in `names` from index.json, in one rewrite (a temp file and a
+  /// rename). Returns how many there were. (layout_gc.cc)
+  size_t remove_refs(const std::set<std::string>& names);
+  /// Every blob file under blobs/sha256 (names that are not 64 hex digits are left out), with
+  /// its size in bytes.
+  [[nodiscard]] std::vector<std::pair<Digest, uint64_t>> blobs() const;
+  /// Deletes a blob. True when it was there.
+  bool remove_blob(const Digest& d);
 
   ~Layout();
 
@@ -93,5 +104,11 @@ class Layout {
   std::vector<Descriptor> manifests_;
   int lock_fd_ = -1;
 };
+
+/// Adds to `live` the blobs of `layout` reachable from `root`: an index's manifests, a
+/// manifest's config and layers, recursively (an artifact's `subject` is not followed: a
+/// referrer keeps nothing alive). Blobs the layout lacks are left out; a blob that is not JSON
+/// is a leaf. Throws StoreError when a present manifest or index does not read.
+void mark_reachable(const Layout& layout, const Digest& root, std::set<Digest>& live);
 
 }  // namespace flavourgraph::oci

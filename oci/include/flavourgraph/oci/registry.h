@@ -76,6 +76,12 @@ class RegistryClient {
   std::optional<Descriptor> head_manifest(const std::string& repo, const std::string& ref, bool for_push = false);
   /// The tags of a repository (empty when it does not exist), every page of the list.
   std::vector<std::string> tags(const std::string& repo);
+  /// A small blob (a config), read into memory and verified against its digest.
+  std::string read_blob(const std::string& repo, const Descriptor& d);
+  /// Deletes a manifest by digest, which drops every tag on it. Throws RegistryError with the
+  /// status: 405 (or the error code UNSUPPORTED) when the registry does not allow deletes,
+  /// 404 when it has no such manifest.
+  void delete_manifest(const std::string& repo, const Digest& d);
   /// Puts a manifest under a tag (or its digest).
   void put_manifest(const std::string& repo, const std::string& ref, const std::string& bytes,
                     const std::string& media_type);
