@@ -77,18 +77,27 @@ TEST_CASE("gc --registry: images not kept are deleted by digest with their refer
   auto after = tags(reg.address(), kMw);
   std::set<std::string> release;
   for (const auto& t : after)
-    if (!t.starts_with("sha256-")) release.insert(t);
+    if (!t.starts_with("sha256-") && !t.starts_with("flavourgraph-key-")) release.insert(t);
   CHECK(release == std::set<std::string>{"2024-01-03-000000-publish", "2024-01-03-000000-publish-81", "latest", pinned});
   CHECK_FALSE(after.count("sha256-" + old));
   std::set<std::string> kept_digests;
   for (const auto& t : release) kept_digests.insert(digest_of(reg.address(), kMw + ":" + t));
-  for (const auto& t : after)  // every referrers tag left is a kept image's
+  size_t keys = 0;
+  for (const auto& t : after) {  // every referrers tag and build key left is a kept image's
     if (t.starts_with("sha256-")) CHECK_MESSAGE(kept_digests.count(t.substr(7)), t);
+    if (t.starts_with("flavourgraph-key-")) {
+      ++keys;
+      CHECK_MESSAGE(kept_digests.count(digest_of(reg.address(), kMw + ":" + t)), t);
+    }
+  }
+  CHECK(keys == 3);  // the newest image of each flavour, and the pinned one
   auto gone = run("skopeo inspect --raw --tls-verify=false " + quote("docker://" + reg.address() + "/" + kMw + "@sha256:" + old));
   CHECK(gone.status != 0);
   for (const std::string& repo : {kMw + "-debug", kMw + "-cli"})
     for (const auto& t : tags(reg.address(), repo))
-      CHECK_MESSAGE((t.starts_with("sha256-") || t == "latest" || t.starts_with("2024-01-03-000000") || t == pinned), repo, t);
+      CHECK_MESSAGE((t.starts_with("sha256-") || t.starts_with("flavourgraph-key-") || t == "latest" ||
+                     t.starts_with("2024-01-03-000000") || t == pinned),
+                    repo, t);
 
   // What stays pulls whole.
   for (const auto& t : release) {
