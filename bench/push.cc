@@ -61,8 +61,8 @@ struct Figures {
 /// bytes_out of a metadata file, by task kind.
 std::map<std::string, uint64_t> bytes_by_kind(const fs::path& meta) {
   std::map<std::string, uint64_t> out;
-  for (const auto& t : json::parse(flavourgraph::read_file(meta))["tasks"])
-    out[t["kind"].get<std::string>()] += t["bytes_out"].get<uint64_t>();
+  json m = json::parse(flavourgraph::read_file(meta));  // (a range-for over a temporary's member would dangle)
+  for (const auto& t : m["tasks"]) out[t["kind"].get<std::string>()] += t["bytes_out"].get<uint64_t>();
   return out;
 }
 
