@@ -306,7 +306,10 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
     Diagnostics diags;
     try {
       native = NativeBuild::prepare(plan, build_settings(plan_args, args, *loaded), cancel, diags);
-    } catch (const std::exception& e) {  // the environment's fault: a store in use, a registry down
+    } catch (const Error& e) {  // the environment's fault (a store in use, a registry down), or a signal
+      fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
+      return e.kind() == ErrorKind::cancelled ? kExitCancelled : kExitTaskFailed;
+    } catch (const std::exception& e) {
       fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
       return kExitTaskFailed;
     }
@@ -328,7 +331,11 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
 
   int status = native ? publish(*native, plan, result, args) : kExitOk;
   if (!write_run_files(args, graph, result)) status = kExitTaskFailed;
-  if (args.explain) print_explanations(graph, result);
+  if (args.explain) {
+    if (native)
+      for (const auto& p : native->key_problems()) fmt::print(stderr, "explain: {}\n", p);
+    print_explanations(graph, result);
+  }
   print_summary(graph, result);
   if (result.interrupted) return kExitCancelled;
   if (!result.all_succeeded()) return kExitTaskFailed;

@@ -97,17 +97,22 @@ std::string report_json(const BuiltImages& built, ReportFormat format) {
           kinds[kind] = {{"image_name", ref}};
           if (auto b = f.bases.find(kind); b != f.bases.end()) kinds[kind]["base"] = b->second;
         }
-        for (const auto& [kind, u] : f.unpushed)
-          kinds[kind]["unpushed"] = {{"ref", u.ref}, {"digest", u.digest}, {"store", u.store}};
         json meta = json::object();
         for (const auto& [k, v] : f.metadata) meta[k] = v.json_literal ? json::parse(v.text) : json(v.text);
         fls[name] = {{"kinds", kinds}, {"metadata", meta}};
-      } else {
+        if (!f.unpushed.empty()) {
+          json unpushed = json::object();
+          for (const auto& [kind, u] : f.unpushed)
+            unpushed[kind] = {{"ref", u.ref}, {"digest", u.digest}, {"store", u.store}};
+          fls[name]["unpushed"] = unpushed;
+        }
+      } else if (!f.kinds.empty()) {  // v2 has no room for unpushed images
         json kinds = json::object();
         for (const auto& [kind, ref] : f.kinds) kinds[kind] = ref;
         fls[name] = kinds;
       }
     }
+    if (format == ReportFormat::v2 && fls.empty()) continue;
     out[image] = {{format == ReportFormat::v3 ? "flavours" : "by-flavour", fls}};
   }
   return out.dump(2) + "\n";
@@ -126,16 +131,14 @@ Expected<BuiltImages> parse_report(std::string_view text) {
         if (!fb.is_object() || !fb.contains("kinds") || !fb["kinds"].is_object())
           return fail(fmt::format("{}.flavours.{} has no kinds", image, fl));
         auto& f = flavours[fl];
-        for (const auto& [kind, kb] : fb["kinds"].items()) {
-          bool unpushed = kb.is_object() && kb.contains("unpushed") && kb["unpushed"].is_object();
-          if (unpushed) {
-            const auto& u = kb["unpushed"];
+        if (fb.contains("unpushed") && fb["unpushed"].is_object())
+          for (const auto& [kind, u] : fb["unpushed"].items()) {
             auto text = [&u](const char* key) {
-              return u.contains(key) && u[key].is_string() ? u[key].get<std::string>() : std::string();
+              return u.is_object() && u.contains(key) && u[key].is_string() ? u[key].get<std::string>() : std::string();
             };
             f.unpushed[kind] = {text("ref"), text("digest"), text("store")};
           }
-          if (unpushed && !kb.contains("image_name")) continue;  // built, never pushed
+        for (const auto& [kind, kb] : fb["kinds"].items()) {
           if (!kb.is_object() || !kb.contains("image_name") || !kb["image_name"].is_string())
             return fail(fmt::format("{}.flavours.{}.kinds.{} has no image_name", image, fl, kind));
           f.kinds[kind] = kb["image_name"].get<std::string>();

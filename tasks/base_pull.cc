@@ -16,6 +16,8 @@ TaskOutcome BasePullTask::run(TaskContext& ctx) {
   opt.os = env_.settings().os;
   opt.arch = env_.settings().arch;
   std::string at = ref->digest ? ref->digest->str() : ref->tag;
+  if (const PublishedImages* p = env_.published(); p && !p->base_digest(base_).empty())
+    at = p->base_digest(base_);  // as resolved for the build keys: a tag moved since is not mixed in
   oci::PullResult pulled;
   ImageData img;
   try {

@@ -74,7 +74,10 @@ TaskOutcome BuildTask::take_published() {
   ImageData img = previous_image(env_, *r, pb);
   img.published_already = true;
   img.base_digest = r->base_digest;
-  img.base_name = r->base_name;
+  // Pinned, as a base-pull names it (the annotation has the ref as written).
+  img.base_name = r->base_name.find('@') == std::string::npos && !r->base_digest.empty()
+                      ? r->base_name + "@" + r->base_digest
+                      : r->base_name;
   if (r->incremental) {
     img.tree_index = r->incremental->index;
     img.tree_spec = r->incremental->spec;

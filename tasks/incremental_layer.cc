@@ -74,6 +74,7 @@ struct LayerTask::IncrementalRun {
 
 void LayerTask::choose(IncrementalRun& run) {
   for (uint32_t b : env_.plan().layers[layer_].builds) {
+    if (env_.published() && env_.published()->skip_build(b)) continue;  // taken from the push target
     LayerChoice c;
     std::string why = no_delta(b, &c.previous);
     if (why.empty()) {

@@ -56,23 +56,25 @@ TaskOutcome LayerTask::run(TaskContext& ctx) {
 TaskOutcome LayerTask::run_full(TaskContext& ctx) {
   const PlanLayer& pl = env_.plan().layers[layer_];
   const LayerSpec& spec = pl.spec;
-  if (env_.published()) (void)env_.published()->take_scan(layer_);  // a full layer is keyed by stat: the scan goes
+  // The tree as the build-key pass listed it (so that the layer holds what its key says), else
+  // a walk that stores nothing decides whether the layer is cached.
+  std::unique_ptr<LayerScan> scan = env_.published() ? env_.published()->take_scan(layer_) : nullptr;
   oci::Filter filter(spec.include, spec.exclude);
   auto key_of = [&](const std::string& tree) {
     return oci::layer_cache_key(spec.source_path, tree, tar_options(), pl.compression, spec.include, spec.exclude);
   };
   if (!env_.settings().no_cache) {
-    // A walk that stores nothing decides whether the layer is cached.
     std::vector<std::string> sockets;
-    std::string key = key_of(oci::tree_hash(spec.source_path, filter, &ctx.cancel(), &sockets));
+    std::string key = key_of(scan ? oci::tree_hash(scan->listing)
+                                  : oci::tree_hash(spec.source_path, filter, &ctx.cancel(), &sockets));
     if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
-    warn_sockets(ctx, sockets);
+    warn_sockets(ctx, scan ? scan->listing.skipped : sockets);
     if (auto cached = cached_entry(env_.cache_dir() / "layers" / (key + ".json"))) {
       blob_.set(*cached);
       return {TaskState::cached, {}, cached->blob.digest.str(), "the tree is as when the layer was last built"};
     }
   }
-  oci::TreeListing listing = oci::walk_tree(spec.source_path, filter, &ctx.cancel());
+  oci::TreeListing listing = scan ? std::move(scan->listing) : oci::walk_tree(spec.source_path, filter, &ctx.cancel());
   if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
   if (env_.settings().no_cache) warn_sockets(ctx, listing.skipped);
   // Recorded under the key of the listing the layer is made from, so that a tree that changed

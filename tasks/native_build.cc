@@ -83,7 +83,7 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
                                                   Diagnostics& diags, oci::HttpTransport* transport) {
   auto target = check_inputs(plan, s, diags);
   if (!target) return nullptr;
-  check_engines(plan, s);
+  check_engines(plan, s);  // before anything is made (even when every RUN build turns out published)
   std::unique_ptr<NativeBuild> nb(new NativeBuild());
   nb->impl_ = std::make_unique<Impl>(plan, s);
   Impl& im = *nb->impl_;
@@ -115,8 +115,8 @@ std::unique_ptr<NativeBuild> NativeBuild::prepare(const Plan& plan, const BuildS
     }
   }
   // Temp files a run killed at once (a second signal, a crash) left; the store is ours now.
-  for (const auto& dir : {s.state_dir, s.values_dir, im.store->state_dir() / "cache" / "layers"})
-    remove_stale_temp_files(dir);
+  for (const auto& dir : {s.state_dir, im.store->state_dir() / "cache" / "layers"}) remove_stale_temp_files(dir);
+  if (im.values) remove_stale_temp_files(s.values_dir);  // only under its lock
   std::optional<BuiltImages> previous_report;
   if (!s.previous_report.empty()) {
     auto r = parse_report(read_file(s.previous_report));
@@ -263,6 +263,11 @@ std::vector<RenderedValues> NativeBuild::rendered() const {
   for (uint32_t i = 0; i < impl_->plan.releases.size(); ++i)
     if (const RenderedValues* v = impl_->runner->rendered(i)) out.push_back(*v);
   return out;
+}
+
+std::vector<std::string> NativeBuild::key_problems() const {
+  const PublishedImages* p = impl_->env->published();
+  return p ? p->problems() : std::vector<std::string>{};
 }
 
 const ValuesDir& NativeBuild::values() const { return *impl_->values; }

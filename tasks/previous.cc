@@ -67,7 +67,14 @@ Expected<std::string> PreviousBuilds::index_spec(const oci::Digest& digest) {
 }
 
 std::optional<BuildRecord> PreviousBuilds::at_target(uint32_t build, const std::string& tag, std::string* why) {
-  Found f = fetch(plan_.builds[build], tag);
+  Found f;
+  try {
+    f = fetch(plan_.builds[build], tag);
+  } catch (const oci::Cancelled&) {
+    throw;
+  } catch (const std::exception& e) {  // whatever it is, the image is built as if none were there
+    f.why = e.what();
+  }
   if (!f.record && why) *why = f.why;
   return std::move(f.record);
 }

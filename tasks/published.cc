@@ -38,6 +38,13 @@ LayerScan scan_tree(const std::filesystem::path& root, const oci::Filter& filter
 
 }  // namespace
 
+/// Which builder makes a RUN build's bytes: podman's service runs buildah (the same image as a
+/// local buildah build, byte for byte); BuildKit is another.
+std::string engine_family(const Plan& plan, const PlanRun& pr) {
+  if (pr.engine < 0) return "";
+  return plan.engines[static_cast<size_t>(pr.engine)].type == EngineType::buildkit ? "buildkit" : "buildah";
+}
+
 /// Computes the keys: bases resolved, layer trees read as content, then RUN builds and builds
 /// in dependency order (a build's key holds the key of the image it starts from).
 struct KeyPass {
@@ -90,8 +97,10 @@ struct KeyPass {
         try {
           auto scan = std::make_unique<LayerScan>(scan_tree(pl.spec.source_path, oci::Filter(pl.spec.include, pl.spec.exclude),
                                                             spec, stat_cache_path(env, pl), cancel));
-          layers[l] = oci::sha256_hex(fmt::format("{}\n{}\n{}", spec, env.settings().source_date_epoch,
-                                                  oci::content_digest(scan->tree)));
+          // The spec, and what the image's history and labels say of the layer besides its content.
+          layers[l] = oci::sha256_hex(fmt::format("{}\n{}\n{}\nname={}\nsource={}\nincremental={}", spec,
+                                                  env.settings().source_date_epoch, oci::content_digest(scan->tree),
+                                                  pl.spec.name, pl.spec.source, pl.spec.incremental));
           out.scans_[l] = std::move(scan);
         } catch (const std::exception& e) {
           errors[l] = e.what();
@@ -110,12 +119,16 @@ struct KeyPass {
     if (base.empty()) return "";
     auto stat_file = env.cache_dir() / "runs" / (oci::sha256_hex(pr.spec.context_path.string()).substr(0, 16) + ".stat");
     auto context = scan_tree(pr.spec.context_path, oci::Filter{}, "context", stat_file, cancel);
-    oci::StatCache::save(stat_file, context.listing, context.tree);
+    try {  // a cache: when it cannot be written, the next run reads the files again
+      oci::StatCache::save(stat_file, context.listing, context.tree);
+    } catch (const std::exception&) {
+    }
     nlohmann::json key = {{"containerfile", oci::sha256_hex(read_file(pr.spec.containerfile_path))},
                           {"context", oci::content_digest(context.tree)},
                           {"target", pr.spec.target.value_or("")},
                           {"args", pr.args},
                           {"base", base},
+                          {"engine", engine_family(plan, pr)},
                           {"timestamp", env.settings().source_date_epoch}};
     return runs[r] = oci::sha256_hex(key.dump());
   }
@@ -125,9 +138,13 @@ struct KeyPass {
       std::string k = run_key(static_cast<uint32_t>(pb.run));
       return k.empty() ? "" : "run:" + k;
     }
-    if (pb.base >= 0) return bases[static_cast<size_t>(pb.base)];
+    if (pb.base >= 0) {  // the ref as written goes into the image's annotations
+      const std::string& d = bases[static_cast<size_t>(pb.base)];
+      return d.empty() ? "" : plan.bases[static_cast<size_t>(pb.base)].ref + "@" + d;
+    }
+    const PlanBuild& parent = plan.builds[static_cast<size_t>(pb.base_build_index())];
     std::string k = build_key(static_cast<uint32_t>(pb.base_build_index()));
-    return k.empty() ? "" : "build:" + k;
+    return k.empty() ? "" : "build:" + parent.repository + ":" + k;
   }
 
   std::string build_key(uint32_t b) {
@@ -157,6 +174,12 @@ struct KeyPass {
                             {"settings", settings_digest(pb, kind)},
                             {"platform", env.settings().os + "/" + env.settings().arch},
                             {"created", env.settings().source_date_epoch}};
+      if (!pb.layers.empty() && plan.layers[pb.layers.back()].spec.incremental) {
+        // What an image with an incremental layer carries besides content: its label names, and
+        // the layer count it may reach (a lower max_layers wants fewer layers).
+        const auto& inc = plan.config->incremental;
+        key["incremental"] = {inc.build_type_label, inc.parent_image_label, env.max_layers()};
+      }
       mine.key = oci::sha256_hex(key.dump());
     }
     state[b] = 2;
@@ -220,6 +243,7 @@ std::unique_ptr<PublishedImages> PublishedImages::check(const BuildEnv& env, Pre
   pass.compute_bases();
   pass.compute_layers();
   for (uint32_t b = 0; b < plan.builds.size(); ++b) pass.build_key(b);
+  p->bases_ = pass.bases;
   for (uint32_t b = 0; b < plan.builds.size(); ++b) {
     Build& mine = p->builds_[b];
     if (!look_up || !plan.builds[b].published || mine.key.empty()) continue;

@@ -36,9 +36,6 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
   // The names last: a tag never points at an image whose blobs are not all there.
   std::vector<PendingTag> names;
   for (const auto& t : pb.all_tags()) names.push_back({repo, t, img.manifest});
-  const PublishedImages* published = env_.published();
-  if (published && !img.published_already && !published->key(build_).empty())
-    names.push_back({repo, key_tag(published->key(build_)), img.manifest});  // any machine finds it by its key
   if (img.tree_index && !img.published_already) {
     // The tree index travels with the image: any machine builds the next delta from it.
     oci::Layout& store = env_.store();
@@ -57,6 +54,10 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
     placed |= sink.put_manifest(repo, art_desc, store);
     names.push_back({repo, tag, referrers});
   }
+  // The build key last: an image found by its key has everything else (its tree index too).
+  const PublishedImages* published = env_.published();
+  if (published && !img.published_already && !published->key(build_).empty())
+    names.push_back({repo, key_tag(published->key(build_)), img.manifest});
   const std::string registry_repo = fmt::format("{}/{}", env_.plan().registry, pb.repository);
   if (env_.plan().atomic) {
     // Uploaded by digest: the publish task sets the names once every image of the run is up.
@@ -127,14 +128,17 @@ std::vector<std::string> PushTask::mount_candidates(const oci::Descriptor& d, si
   auto add_build = [&](uint32_t b) {
     if (plan.builds[b].published) add(env_.target_repository(plan.builds[b].repository));
   };
-  // A delta's image holds the layers of the last build, which live in its own repository.
-  for (const BuildTask* b = &image_; b;) {
+  // A delta's image holds the layers of the last build, which live in its own repository; an
+  // image taken from the target by its build key has every layer in its own repository (and
+  // the tasks below it did not run: the walk stops there).
+  for (const BuildTask* b = &image_; b && b->has_image();) {
     if (b->image().external_layers) add(env_.target_repository(plan.builds[b->index()].repository));
+    if (b->image().published_already) break;
     b = plan.builds[b->index()].base_build_index() >= 0 ? static_cast<const BuildTask*>(&b->base()) : nullptr;
   }
   if (index >= img.parsed.layers.size()) return out;
   // Walk this image's `from` chain: its layer tasks and, at the root, its base.
-  for (const BuildTask* b = &image_; b;) {
+  for (const BuildTask* b = &image_; b && b->has_image() && !b->image().published_already;) {
     for (const LayerTask* l : b->layers()) {
       const oci::LayerBlob* blob = l->blob_for(b->index());
       if (blob && blob->blob.digest == d.digest)
@@ -145,7 +149,7 @@ std::vector<std::string> PushTask::mount_candidates(const oci::Descriptor& d, si
       b = static_cast<const BuildTask*>(&b->base());
       continue;
     }
-    if (pb.base >= 0 && index < b->base().image().parsed.layers.size()) {  // the image starts with its base's layers
+    if (pb.base >= 0 && b->base().has_image() && index < b->base().image().parsed.layers.size()) {  // the image starts with its base's layers
       if (img.remote_host == env_.target().host) add(img.remote_repo);
       for (uint32_t user : plan.bases[static_cast<size_t>(pb.base)].builds) add_build(user);
     }

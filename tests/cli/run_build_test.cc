@@ -108,17 +108,16 @@ TEST_CASE("RUN bases: the RUN output is in every image on them, one RUN build pe
   }
 
   ex.timestamp = "2024-10-30-080000";
-  auto b = ex.build_logged(ex.meta_arg("b.json"));
+  // --ignore-published: else the images are taken by their build keys and no RUN task looks at its cache.
+  auto b = ex.build_logged(ex.meta_arg("b.json") + " --ignore-published");
   REQUIRE_MESSAGE(b.status == 0, b.err);
   CHECK(ex.buds() == 2);  // no engine was asked again
   json again = ex.metadata("b.json");
   for (const auto& t : tasks_of(again, "run")) CHECK(t["state"] == "cached");
   std::map<std::string, std::string> before, after;
-  for (const auto& t : tasks_of(meta, "build"))
-    if (t["id"].get<std::string>().find(":php-base:") == std::string::npos) before[t["id"]] = t["output"];
-  for (const auto& t : tasks_of(again, "build"))
-    if (t.contains("output")) after[t["id"]] = t["output"];
-  CHECK(before == after);  // same images (taken from the target by their build keys), new tags only
+  for (const auto& t : tasks_of(meta, "build")) before[t["id"]] = t["output"];
+  for (const auto& t : tasks_of(again, "build")) after[t["id"]] = t["output"];
+  CHECK(before == after);  // same images, new tags only
 }
 
 TEST_CASE("a failed RUN shows the last lines of the engine's output") {

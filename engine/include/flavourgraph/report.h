@@ -4,10 +4,11 @@
 ///   {"<image>": {"flavours": {"<fl>": {"kinds": {"<kind>": {"image_name": "<registry>/<repo>:<tag>"}},
 ///                                      "metadata": {...}}}}}
 /// v2 (older): {"<image>": {"by-flavour": {"<fl>": {"<kind>": "<registry>/<repo>:<tag>"}}}}
-/// v3 kinds also carry "base": the base pinned by digest (or the `from` kind's image), and,
-/// after a --no-push run, "unpushed": {"ref": "<repo>:<tag>", "digest": ..., "store": DIR}, the
-/// newer image that run left in its store (a kind never pushed has only "unpushed"). Readers
-/// of image_name ignore both; v2 has no room for them.
+/// v3 kinds also carry "base": the base pinned by digest (or the `from` kind's image). After a
+/// --no-push run, a v3 flavour also has "unpushed": {"<kind>": {"ref": "<repo>:<tag>", "digest":
+/// ..., "store": DIR}}, the newer images that run left in its store, beside "kinds" (which
+/// lists pushed images only, so that readers of image_name see no change); v2 has no room for
+/// them.
 
 #include <map>
 #include <optional>

@@ -73,6 +73,8 @@ class NativeBuild {
   /// one (when it reads) with those images replaced, through a temp file and a rename. A run
   /// that pushed nothing changes nothing. Problems go to `diags`.
   StateSaved save_state(ReportFormat format, Diagnostics& diags) const;
+  /// Why some images have no build key (they were built as usual), for --explain.
+  [[nodiscard]] std::vector<std::string> key_problems() const;
   /// The values files a run rendered (written or unchanged), in plan order.
   [[nodiscard]] std::vector<RenderedValues> rendered() const;
   [[nodiscard]] const ValuesDir& values() const;

@@ -46,6 +46,9 @@ class PublishedImages {
   static std::unique_ptr<PublishedImages> check(const BuildEnv& env, PreviousBuilds& previous,
                                                 const CancelSource& cancel, bool look_up = true);
 
+  /// The manifest digest base `b`'s ref named when the keys were computed ("" when it did not
+  /// resolve): the base-pull pulls that one, so that the images hold what their keys say.
+  [[nodiscard]] const std::string& base_digest(uint32_t b) const { return bases_[b]; }
   /// The build key (hex), or "" when it could not be computed.
   [[nodiscard]] const std::string& key(uint32_t build) const { return builds_[build].key; }
   /// The image at the push target with this build's key.
@@ -71,6 +74,7 @@ class PublishedImages {
   };
   friend struct KeyPass;
   std::vector<Build> builds_;
+  std::vector<std::string> bases_;
   std::vector<bool> skip_layers_, skip_bases_, skip_runs_;
   mutable std::vector<std::unique_ptr<LayerScan>> scans_;
   mutable std::mutex scans_mutex_;
