@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <set>
@@ -138,7 +139,8 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
     try {
       auto before = nb.values().head();
       commits = commit_values(nb.values(), nb.rendered());
-      if (commits) fmt::print(stderr, "flavourgraph: {} values file(s) committed in {}\n", commits, nb.values().dir().string());
+      if (commits && args.progress != "quiet")
+        fmt::print(stderr, "flavourgraph: {} values file(s) committed in {}\n", commits, nb.values().dir().string());
       note_deploy(nb.values(), before, args.state_dir, "build");
     } catch (const std::exception& e) {
       diags.error({}, "values", e.what());
@@ -153,7 +155,7 @@ int publish(const NativeBuild& nb, const Plan& plan, const RunResult& result, co
   std::string outcome = fmt::format("report.json {}; {} values file(s) written{}",
                                     saved.report_written ? "written" : made ? "NOT written" : "unchanged",
                                     values_written, nb.values_are_git() ? fmt::format(", {} committed", commits) : "");
-  if (!plan.push)
+  if (!plan.push && args.progress != "quiet")
     fmt::print(stderr,
                "flavourgraph: --no-push: {} image(s) left in the store {} and listed in report.json as unpushed; "
                "nothing was pushed and no values file changed\n",
@@ -270,9 +272,10 @@ bool check_outputs(const ExecArgs& args) {
 }
 
 /// The run files asked for; false when one could not be written.
-bool write_run_files(const ExecArgs& args, const ExecGraph& graph, const RunResult& result) {
+bool write_run_files(const ExecArgs& args, const ExecGraph& graph, const RunResult& result, const NativeBuild* nb) {
   try {
-    if (!args.metadata_file.empty()) write_metadata_file(args.metadata_file, graph, result);
+    if (!args.metadata_file.empty())
+      write_metadata_file(args.metadata_file, graph, result, nb ? nb->images_json() : nlohmann::json(nullptr));
     if (!args.trace_file.empty()) write_trace_file(args.trace_file, graph, result);
     return true;
   } catch (const std::exception& e) {
@@ -322,7 +325,9 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
   FaultInjector faults(*runner, faults_asked->failing);
   if (!faults_asked->failing.empty()) runner = &faults;
 
-  auto printer = make_progress_printer(progress_mode(args.progress), STDERR_FILENO);
+  // The JSON stream goes to stdout, alone: human text (the summary, errors) stays on stderr.
+  bool json_stream = args.progress == "json";
+  auto printer = make_progress_printer(progress_mode(args.progress), json_stream ? STDOUT_FILENO : STDERR_FILENO);
   ExecOptions opts;
   opts.jobs = args.jobs;
   opts.io_jobs = args.push_jobs;
@@ -330,15 +335,23 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
   RunResult result = execute(graph, *runner, *printer, opts, cancel);
 
   int status = native ? publish(*native, plan, result, args) : kExitOk;
-  if (!write_run_files(args, graph, result)) status = kExitTaskFailed;
+  if (!write_run_files(args, graph, result, native.get())) status = kExitTaskFailed;
   if (args.explain) {
     if (native)
       for (const auto& p : native->key_problems()) fmt::print(stderr, "explain: {}\n", p);
     print_explanations(graph, result);
   }
-  print_summary(graph, result);
-  if (result.interrupted) return kExitCancelled;
-  if (!result.all_succeeded()) return kExitTaskFailed;
+  if (result.interrupted)
+    status = kExitCancelled;
+  else if (!result.all_succeeded())
+    status = kExitTaskFailed;
+  if (args.progress != "quiet" || status != kExitOk) print_summary(graph, result);  // quiet: nothing on success
+  if (json_stream) {
+    std::fflush(stdout);
+    std::string event = summary_event(graph, result, status);
+    if (::write(STDOUT_FILENO, event.data(), event.size()) < 0) {  // best effort, as every progress line
+    }
+  }
   return status;
 }
 

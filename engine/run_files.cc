@@ -32,7 +32,7 @@ void add_atomic_outcome(const ExecGraph& graph, const RunResult& result, nlohman
 
 }  // namespace
 
-std::string metadata_json(const ExecGraph& graph, const RunResult& result) {
+std::string metadata_json(const ExecGraph& graph, const RunResult& result, const nlohmann::json& images) {
   nlohmann::json tasks = nlohmann::json::array();
   for (size_t i = 0; i < graph.tasks.size(); ++i) {
     const ExecTask& t = graph.tasks[i];
@@ -63,6 +63,7 @@ std::string metadata_json(const ExecGraph& graph, const RunResult& result) {
                         {"push_jobs", result.io_width},
                         {"interrupted", result.interrupted}};
   add_atomic_outcome(graph, result, out);
+  if (!images.is_null()) out["images"] = images;
   return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -99,9 +100,25 @@ std::string trace_json(const ExecGraph& graph, const RunResult& result) {
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-void write_metadata_file(const std::filesystem::path& path, const ExecGraph& graph,
-                         const RunResult& result) {
-  write_file_atomic(path, metadata_json(graph, result));
+void write_metadata_file(const std::filesystem::path& path, const ExecGraph& graph, const RunResult& result,
+                         const nlohmann::json& images) {
+  write_file_atomic(path, metadata_json(graph, result, images));
+}
+
+std::string summary_event(const ExecGraph& graph, const RunResult& result, int exit_status) {
+  nlohmann::json failed = nlohmann::json::array();
+  for (size_t i = 0; i < graph.tasks.size(); ++i)
+    if (result.records[i].state == TaskState::failed)
+      failed.push_back({{"id", graph.tasks[i].id}, {"error", result.records[i].error}});
+  nlohmann::json j = {{"event", "summary"},
+                      {"tasks", graph.tasks.size()},
+                      {"wall", micros(result.wall)},
+                      {"failed_tasks", failed},
+                      {"interrupted", result.interrupted},
+                      {"exit", exit_status}};
+  for (TaskState s : {TaskState::done, TaskState::cached, TaskState::failed, TaskState::skipped, TaskState::cancelled})
+    j[std::string(state_name(s))] = result.count(s);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 void write_trace_file(const std::filesystem::path& path, const ExecGraph& graph,

@@ -64,11 +64,13 @@ class PlainPrinter final : public Status {
     line(fmt::format("{} tasks (-j {}, --push-jobs {})\n", total, cpu, io));
   }
   void task_started(const TaskEvent& e) override {
-    line(fmt::format("[{:9.3f}s] start     {}\n", e.time, e.id));
+    timed(e.time, [&](double t) { return fmt::format("[{:9.3f}s] start     {}\n", t, e.id); });
   }
   void task_finished(const TaskEvent& e) override {
-    line(fmt::format("[{:9.3f}s] {:<9} {}{}{}\n", e.time, state_name(e.state), e.id,
-                     outcome_text(e).empty() ? "" : " ", outcome_text(e)));
+    std::string outcome = outcome_text(e);
+    timed(e.time, [&](double t) {
+      return fmt::format("[{:9.3f}s] {:<9} {}{}{}\n", t, state_name(e.state), e.id, outcome.empty() ? "" : " ", outcome);
+    });
   }
   void message(Level l, std::string_view m) override {
     line(fmt::format("{}: {}\n", level_name(l), m));
@@ -79,8 +81,18 @@ class PlainPrinter final : public Status {
     std::lock_guard lock(mutex_);
     write_all(fd_, s);
   }
+  /// Events from several threads reach the printer in an order their times need not follow:
+  /// a line shows the later of its event's time and the last line's, so that a log reads in
+  /// order.
+  template <class F>
+  void timed(double time, F&& text) {
+    std::lock_guard lock(mutex_);
+    last_ = std::max(last_, time);
+    write_all(fd_, text(last_));
+  }
   int fd_;
   std::mutex mutex_;
+  double last_ = 0;
 };
 
 class JsonPrinter final : public Status {

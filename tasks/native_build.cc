@@ -189,6 +189,26 @@ BuiltImages NativeBuild::unpushed_images() const {
   return out;
 }
 
+nlohmann::json NativeBuild::images_json() const {
+  const Plan& plan = impl_->plan;
+  nlohmann::json out = nlohmann::json::object();
+  for (uint32_t i = 0; i < plan.builds.size(); ++i) {
+    const PlanBuild& b = plan.builds[i];
+    const ImageData* img = impl_->runner->built_image(i);
+    if (!b.published || !img) continue;
+    bool pushed = impl_->runner->pushed(i) != nullptr;
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& t : b.all_tags())
+      names.push_back(pushed ? fmt::format("{}/{}:{}", plan.registry, b.repository, t) : b.repository + ":" + t);
+    out[b.id_suffix()] = {{"image.name", names},
+                          {"containerimage.digest", img->manifest.digest.str()},
+                          {"containerimage.config.digest", img->parsed.config.digest.str()},
+                          {"platform", impl_->settings.os + "/" + impl_->settings.arch},
+                          {"pushed", pushed}};
+  }
+  return out;
+}
+
 std::vector<BuildRecord> NativeBuild::records() const {
   const Plan& plan = impl_->plan;
   const PlanRunner& run = *impl_->runner;

@@ -70,17 +70,44 @@ TEST_CASE("build --simulate: success, files, failure, keep-going") {
   for (const auto& t : m["tasks"]) CHECK(t["state"] == "done");
   auto tr = nlohmann::json::parse(fgtest::read_file(trace));
   CHECK(tr["traceEvents"].size() > 46);
-  // --progress json: one object per line, a start and a finish per task that ran.
+  // --progress json: stdout is one object per line and nothing else, a start and a finish per
+  // task that ran, and the summary last; the human summary is on stderr.
   size_t starts = 0, finishes = 0;
-  std::istringstream lines(ok.err);
+  nlohmann::json last;
+  std::istringstream lines(ok.out);
   for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line[0] != '{') continue;
-    auto j = nlohmann::json::parse(line);
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE_MESSAGE(j.is_object(), line);
     starts += j["event"] == "start";
     finishes += j["event"] == "finish";
+    last = j;
   }
   CHECK(starts == 47);
   CHECK(finishes == 47);
+  CHECK(last["event"] == "summary");
+  CHECK(last["done"] == 47);
+  CHECK(last["exit"] == 0);
+  CHECK(ok.err.find("flavourgraph: 47 tasks in") != std::string::npos);
+  CHECK(ok.err.find("{\"event\"") == std::string::npos);
+
+  // --progress quiet: nothing at all on success; plain: lines whose times never go back.
+  auto quiet = run(fg("build" + example_args() + kModel + " --progress quiet"));
+  CHECK(quiet.status == 0);
+  CHECK(quiet.out.empty());
+  CHECK(quiet.err.empty());
+  auto plain = run(fg("build" + example_args() + kModel + " --progress plain -j 4 --push-jobs 8"));
+  REQUIRE(plain.status == 0);
+  double before = 0;
+  size_t timed = 0;
+  std::istringstream plain_lines(plain.err);
+  for (std::string line; std::getline(plain_lines, line);) {
+    if (line.rfind("[", 0) != 0) continue;
+    double t = std::stod(line.substr(1));
+    CHECK_MESSAGE(t >= before, line);
+    before = t;
+    ++timed;
+  }
+  CHECK(timed == 2 * 47);
 
   auto failed = run(fg("build" + example_args() + kModel +
                        " --progress quiet --fail build:mediawiki:publish:image --metadata-file " + quote(meta)));

@@ -130,6 +130,8 @@ TEST_CASE("--atomic: one push failing moves no tag and changes no values file; a
   CHECK(fgtest::read_file(b.tmp / "state" / "report.json") == report);
   auto meta = b.metadata("m.json");
   CHECK(meta["atomic"]["tagged"] == false);
+  // The images map says the same: nothing of this run is pushed (named).
+  for (const auto& [target, img] : meta["images"].items()) CHECK_MESSAGE(img["pushed"] == false, target);
   // The other images were uploaded by digest, and the metadata names them.
   auto untagged = meta["atomic"]["uploaded_untagged"];
   CHECK(untagged.size() == 6);
@@ -156,7 +158,17 @@ TEST_CASE("--atomic: one push failing moves no tag and changes no values file; a
   r = next(b.meta("m2.json"));
   INFO(r.err);
   REQUIRE(r.status == 0);
-  CHECK(b.metadata("m2.json")["atomic"]["tagged"] == true);
+  auto m2 = b.metadata("m2.json");
+  CHECK(m2["atomic"]["tagged"] == true);
+  // The images map, as bake's metadata has it per target: every name, the digest skopeo sees.
+  REQUIRE(m2["images"].size() == 7);
+  auto img = m2["images"]["mediawiki:publish-81:image"];
+  CHECK(img["pushed"] == true);
+  CHECK(img["platform"] == "linux/amd64");
+  std::string name = reg.address() + "/" + kRepos[0] + ":2024-10-31-120000-publish-81";
+  CHECK(img["image.name"][0] == name);
+  auto inspected = json::parse(run("skopeo inspect --tls-verify=false " + quote("docker://" + name)).out);
+  CHECK(img["containerimage.digest"] == inspected["Digest"]);
   for (const auto& repo : kRepos) {
     auto now = tags(reg, repo);
     size_t fresh = 0;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
@@ -61,6 +62,10 @@ class NativeBuild {
   [[nodiscard]] BuiltImages built_images() const;
   /// The images a --no-push run left tagged in the store, for report.json.
   [[nodiscard]] BuiltImages unpushed_images() const;
+  /// Per image:flavour:kind the run published (or, --no-push, built): `image.name` (every name),
+  /// `containerimage.digest`, `containerimage.config.digest`, `platform`, `pushed`, as bake's
+  /// metadata gives per target.
+  [[nodiscard]] nlohmann::json images_json() const;
   /// The build records of the images a run pushed.
   [[nodiscard]] std::vector<BuildRecord> records() const;
   struct StateSaved {
