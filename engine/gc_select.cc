@@ -34,38 +34,11 @@ std::optional<int64_t> tag_time(std::string_view tag) {
   return std::nullopt;
 }
 
-namespace {
-
-/// RFC 3339 (`2024-10-29T19:03:15Z`, `...15.123+02:00`) as seconds since the epoch.
-std::optional<int64_t> rfc3339(std::string_view text) {
-  std::string s(text.substr(0, 64));
-  int y, mo, d, h, mi, se, n = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19)
-    return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  int64_t t = timegm(&tm);
-  size_t at = 19;
-  while (at < s.size() && (s[at] == '.' || digit(s[at]))) ++at;  // fractions of a second
-  if (at < s.size() && (s[at] == '+' || s[at] == '-')) {
-    int oh = 0, om = 0;
-    if (std::sscanf(s.c_str() + at + 1, "%2d:%2d", &oh, &om) == 2) t -= (s[at] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-  }
-  return t;
-}
-
-}  // namespace
-
 std::optional<int64_t> image_time(const std::vector<std::string>& tags, std::string_view created) {
   std::optional<int64_t> best;
   for (const auto& t : tags)
     if (auto v = tag_time(t); v && (!best || *v > *best)) best = v;
-  return best ? best : rfc3339(created);
+  return best ? best : parse_rfc3339(created);
 }
 
 bool is_referrers_tag(std::string_view tag, std::string* digest) {
