@@ -22,12 +22,6 @@ namespace {
 
 const char* kImage = "restricted/mediawiki-multiversion";
 
-std::map<std::string, json> tasks_of(const json& meta) {
-  std::map<std::string, json> out;
-  for (const auto& t : meta["tasks"]) out[t["id"]] = t;
-  return out;
-}
-
 /// Unpacks `layout`:`ref` with umoci into `dir`; returns its rootfs.
 fs::path unpack(const fs::path& layout, const std::string& ref, const fs::path& dir) {
   auto r = run("umoci unpack --image " + quote(layout.string() + ":" + ref) + " " + quote(dir.string()));
@@ -82,7 +76,7 @@ TEST_CASE("an incremental image equals the tree and the full build's image (umoc
   auto r = ex.build("--explain" + ex.meta_arg("m.json"));
   INFO(r.err);
   REQUIRE(r.status == 0);
-  auto tasks = tasks_of(ex.metadata("m.json"));
+  auto tasks = fgtest::tasks_by_id(ex.metadata("m.json"));
   CHECK(tasks["build:mediawiki:publish:image"]["reason"].get<std::string>().rfind("delta on", 0) == 0);
   CHECK(r.err.find("explain: build:mediawiki:publish:image: delta on") != std::string::npos);
   std::string tag = std::string(kImage) + ":2024-11-05-100000-publish";
@@ -134,7 +128,7 @@ TEST_CASE("each rule that forces a full build does, and says which") {
     auto r = ex.build(extra + ex.meta_arg("m.json"));
     INFO(r.err);
     REQUIRE(r.status == 0);
-    return tasks_of(ex.metadata("m.json"))["build:mediawiki:publish:image"]["reason"].get<std::string>();
+    return fgtest::tasks_by_id(ex.metadata("m.json"))["build:mediawiki:publish:image"]["reason"].get<std::string>();
   };
   auto images_yaml = [&] { return fgtest::read_file(ex.cfg_dir / "images.yaml"); };
   auto replace = [&](const std::string& from, const std::string& to) {
@@ -188,7 +182,7 @@ TEST_CASE("a fresh machine builds the same delta from the index published at the
                  " --metadata-file " + quote((tmp / machine / "m.json").string()) + " " + extra);
     INFO(r.err);
     REQUIRE(r.status == 0);
-    return tasks_of(json::parse(fgtest::read_file(tmp / machine / "m.json")));
+    return fgtest::tasks_by_id(json::parse(fgtest::read_file(tmp / machine / "m.json")));
   };
   build("a", "2024-10-29-190315");
   fs::copy_file(tmp / "a/state/report.json", tmp / "first-report.json");
@@ -226,7 +220,7 @@ TEST_CASE("a damaged tree index in the store gives a full layer and says why; a 
   auto r = ex.build(ex.meta_arg("m.json"));
   INFO(r.err);
   CHECK(r.status == 0);
-  auto tasks = tasks_of(ex.metadata("m.json"));
+  auto tasks = fgtest::tasks_by_id(ex.metadata("m.json"));
   CHECK(tasks["build:mediawiki:publish:image"]["reason"].get<std::string>().rfind("full layer:", 0) == 0);
 
   // -k with the PHP 8.1 base failing: the shared app layer still runs (it builds whole what
@@ -235,7 +229,7 @@ TEST_CASE("a damaged tree index in the store gives a full layer and says why; a 
   ex.timestamp = "2024-11-06-100000";
   auto k = ex.build("-k --fail base-pull:oci:bases:php8.1-fpm-multiversion-base" + ex.meta_arg("k.json"));
   CHECK(k.status == 1);
-  auto after = tasks_of(ex.metadata("k.json"));
+  auto after = fgtest::tasks_by_id(ex.metadata("k.json"));
   CHECK(after["build:mediawiki:publish:image"]["state"] == "done");
   CHECK(after["build:mediawiki:publish-81:image"]["state"] == "skipped");
 }

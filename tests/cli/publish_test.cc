@@ -40,14 +40,6 @@ std::set<std::string> tags(const fgtest::RegistryServer& reg, const std::string&
   return out;
 }
 
-/// The metadata's tasks of one kind.
-std::vector<json> tasks_with(const json& meta, const std::string& kind) {
-  std::vector<json> out;
-  for (const auto& t : meta["tasks"])
-    if (t["kind"] == kind) out.push_back(t);
-  return out;
-}
-
 /// Every file under `dir` with its content.
 std::map<std::string, std::string> files_of(const fs::path& dir) {
   std::map<std::string, std::string> out;
@@ -145,7 +137,7 @@ TEST_CASE("--atomic: one push failing moves no tag and changes no values file; a
   }
   // The changed images (mediawiki: the app layer) were uploaded; no tag names any of them.
   size_t uploaded = 0;
-  for (const auto& t : tasks_with(meta, "push"))
+  for (const auto& t : fgtest::tasks_of_kind(meta, "push"))
     uploaded += t["state"] == "done" && t["bytes_out"].get<uint64_t>() > 0;
   CHECK(uploaded == 5);  // 6 mediawiki images, one failed; the webserver is unchanged
   for (const auto& repo : kRepos)
@@ -280,8 +272,7 @@ TEST_CASE("a kind built `from` an image taken by its build key: only the child i
   INFO(r.err);
   REQUIRE(r.status == 0);
   auto meta = b.metadata("m.json");
-  std::map<std::string, json> by_id;
-  for (const auto& t : meta["tasks"]) by_id[t["id"]] = t;
+  auto by_id = fgtest::tasks_by_id(meta);
   CHECK(by_id["build:mediawiki:publish:image"]["reason"].get<std::string>().rfind("published already", 0) == 0);
   CHECK(by_id["build:mediawiki:publish:debug-image"]["state"] == "done");
   CHECK(by_id["push:mediawiki:publish:debug-image"]["state"] == "done");

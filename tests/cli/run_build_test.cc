@@ -41,12 +41,6 @@ struct RunExample : Example {
   fgtest::CommandResult build_logged(const std::string& extra) const { return build(extra, path_env()); }
 };
 
-std::vector<json> tasks_of(const json& meta, const std::string& kind) {
-  std::vector<json> out;
-  for (const auto& t : meta["tasks"])
-    if (t["kind"] == kind) out.push_back(t);
-  return out;
-}
 
 /// Digest of every name in an OCI layout's index.json.
 std::map<std::string, std::string> names(const fs::path& layout) {
@@ -91,7 +85,7 @@ TEST_CASE("RUN bases: the RUN output is in every image on them, one RUN build pe
   REQUIRE_MESSAGE(a.status == 0, a.err);
   CHECK(ex.buds() == 2);  // php7.4 and php8.1, for the six mediawiki images on them
   json meta = ex.metadata("a.json");
-  auto runs = tasks_of(meta, "run");
+  auto runs = fgtest::tasks_of_kind(meta, "run");
   REQUIRE(runs.size() == 2);
   for (const auto& t : runs) CHECK(t["state"] == "done");
 
@@ -113,10 +107,10 @@ TEST_CASE("RUN bases: the RUN output is in every image on them, one RUN build pe
   REQUIRE_MESSAGE(b.status == 0, b.err);
   CHECK(ex.buds() == 2);  // no engine was asked again
   json again = ex.metadata("b.json");
-  for (const auto& t : tasks_of(again, "run")) CHECK(t["state"] == "cached");
+  for (const auto& t : fgtest::tasks_of_kind(again, "run")) CHECK(t["state"] == "cached");
   std::map<std::string, std::string> before, after;
-  for (const auto& t : tasks_of(meta, "build")) before[t["id"]] = t["output"];
-  for (const auto& t : tasks_of(again, "build")) after[t["id"]] = t["output"];
+  for (const auto& t : fgtest::tasks_of_kind(meta, "build")) before[t["id"]] = t["output"];
+  for (const auto& t : fgtest::tasks_of_kind(again, "build")) after[t["id"]] = t["output"];
   CHECK(before == after);  // same images, new tags only
 }
 
@@ -169,7 +163,7 @@ TEST_CASE("two podman services on loopback act as two build machines; the images
   INFO(m1.log_text(), m2.log_text());
   REQUIRE_MESSAGE(r.status == 0, r.err);
   std::set<std::string> engines;
-  for (const auto& t : tasks_of(remote.metadata("m.json"), "run")) {
+  for (const auto& t : fgtest::tasks_of_kind(remote.metadata("m.json"), "run")) {
     std::string why = t["reason"];
     engines.insert(why.substr(why.find("engine "), 9));
   }

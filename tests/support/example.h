@@ -1,7 +1,10 @@
 #pragma once
 // A copy of the bundled example in a temp directory, and `build` through the real binary.
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -66,5 +69,20 @@ struct Example {
   }
   [[nodiscard]] std::string meta_arg(const std::string& file) const { return " --metadata-file " + quote((tmp / file).string()); }
 };
+
+/// A metadata file's tasks by id.
+inline std::map<std::string, nlohmann::json> tasks_by_id(const nlohmann::json& meta) {
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& t : meta["tasks"]) out[t["id"]] = t;
+  return out;
+}
+
+/// A metadata file's tasks of one kind, in its order.
+inline std::vector<nlohmann::json> tasks_of_kind(const nlohmann::json& meta, const std::string& kind) {
+  std::vector<nlohmann::json> out;
+  for (const auto& t : meta["tasks"])
+    if (t["kind"] == kind) out.push_back(t);
+  return out;
+}
 
 }  // namespace fgtest
