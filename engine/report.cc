@@ -132,11 +132,12 @@ Expected<BuiltImages> parse_report(std::string_view text) {
           return fail(fmt::format("{}.flavours.{} has no kinds", image, fl));
         auto& f = flavours[fl];
         if (fb.contains("unpushed") && fb["unpushed"].is_object())
-          for (const auto& [kind, u] : fb["unpushed"].items()) {
+          for (const auto& item : fb["unpushed"].items()) {
+            const json& u = item.value();
             auto text = [&u](const char* key) {
               return u.is_object() && u.contains(key) && u[key].is_string() ? u[key].get<std::string>() : std::string();
             };
-            f.unpushed[kind] = {text("ref"), text("digest"), text("store")};
+            f.unpushed[item.key()] = {text("ref"), text("digest"), text("store")};
           }
         for (const auto& [kind, kb] : fb["kinds"].items()) {
           if (!kb.is_object() || !kb.contains("image_name") || !kb["image_name"].is_string())
