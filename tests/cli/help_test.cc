@@ -1,0 +1,78 @@
+// The command line's manners: mistyped commands and options named with a suggestion, every
+// missing required option at once, and help without the parser's type noise.
+#include <doctest/doctest.h>
+
+#include <regex>
+
+#include "test_util.h"
+
+namespace {
+
+fgtest::CommandResult fg(const std::string& args) { return fgtest::run(fgtest::quote(fgtest::binary()) + " " + args); }
+
+size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST_CASE("a mistyped command is a usage error that suggests the right one") {
+  auto r = fg("bild -c x");
+  CHECK(r.status == 2);
+  CHECK(r.err == "flavourgraph: unknown command 'bild' (did you mean 'build'?); the commands are plan, build, render, "
+                 "values, gc\n");
+  auto v = fg("values rever --values-dir x");
+  CHECK(v.status == 2);
+  CHECK(v.err.find("flavourgraph values: unknown command 'rever' (did you mean 'revert'?)") != std::string::npos);
+  auto far = fg("deploy");
+  CHECK(far.status == 2);
+  CHECK(far.err.find("unknown command 'deploy'") != std::string::npos);
+  CHECK(far.err.find("did you mean") == std::string::npos);  // nothing is near
+}
+
+TEST_CASE("every unknown option is named, with the nearest known one, before any requirement") {
+  auto r = fg("build --jbos 3 --no-cahce --bogus");
+  CHECK(r.status == 2);
+  INFO(r.err);
+  CHECK(r.err.find("flavourgraph build: unknown option '--jbos' (did you mean '--jobs'?)") != std::string::npos);
+  CHECK(r.err.find("flavourgraph build: unknown option '--no-cahce' (did you mean '--no-cache'?)") != std::string::npos);
+  CHECK(r.err.find("flavourgraph build: unknown option '--bogus'\n") != std::string::npos);
+  CHECK(r.err.find("required") == std::string::npos);  // not "--config is required" instead
+  CHECK(count_lines(r.err) == 3);
+  auto top = fg("--bogus");
+  CHECK(top.status == 2);
+  CHECK(top.err.find("flavourgraph: unknown option '--bogus'") != std::string::npos);
+  auto cut = fg("plan --form json");  // cut short: the option it begins
+  CHECK(cut.err.find("(did you mean '--format'?)") != std::string::npos);
+}
+
+TEST_CASE("every missing required option is reported at once") {
+  auto r = fg("render");
+  CHECK(r.status == 2);
+  CHECK(r.err == "flavourgraph render: missing --deployments, --report, --values-dir (flavourgraph render --help)\n");
+  auto some = fg("render --report r.json");
+  CHECK(some.err == "flavourgraph render: missing --deployments, --values-dir (flavourgraph render --help)\n");
+  auto values = fg("values");
+  CHECK(values.status == 2);
+  CHECK(values.err.find("flavourgraph values: a command is needed: revert") != std::string::npos);
+  auto none = fg("");
+  CHECK(none.status == 2);
+  CHECK(none.err.find("Subcommands:") != std::string::npos);  // the help, not an error line alone
+}
+
+TEST_CASE("help shows placeholders and every default, without the parser's types") {
+  for (const char* cmd : {"plan", "build", "render", "values revert", "gc"}) {
+    auto r = fg(std::string(cmd) + " --help");
+    INFO(cmd, "\n", r.out);
+    CHECK(r.status == 0);
+    for (const char* noise : {"UINT", "TEXT", "INT in", "FLOAT", "{false}", "{true}", "REQUIRED", ":{"})
+      CHECK_MESSAGE(r.out.find(noise) == std::string::npos, (std::string("noise: ") + noise));
+    // No default glued to a placeholder (`N=4`): defaults are said in the description.
+    CHECK_FALSE(std::regex_search(r.out, std::regex("[A-Z|] *=(\\.flavourgraph|[0-9]|auto|v3|text)")));
+  }
+  auto build = fg("build --help").out;
+  CHECK(build.find("--push-jobs N ") != std::string::npos);
+  CHECK(build.find("(default: 4)") != std::string::npos);
+  CHECK(build.find("--progress auto|tty|plain|json|quiet") != std::string::npos);
+  CHECK(build.find("(default: .flavourgraph/store)") != std::string::npos);
+  CHECK(build.find("-c,--config IMAGES (required)") != std::string::npos);
+  CHECK(fg("gc --help").out.find("--keep N ") != std::string::npos);
+}
