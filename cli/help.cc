@@ -9,6 +9,9 @@
 namespace flavourgraph::cli {
 namespace {
 
+/// Whether an option takes a value (a flag's expected count is 0; its type size is not).
+bool takes_value(const CLI::Option* opt) { return opt->get_expected_max() != 0; }
+
 /// The placeholder for an option's value: its own type name, or a choice's members; CLI11's
 /// parser types (TEXT, UINT, INT, FLOAT) become words a reader understands.
 std::string placeholder(const std::string& type, const std::string& choices) {
@@ -29,7 +32,7 @@ std::string members(const std::string& desc) {
 
 void tidy_options(CLI::App& app) {
   for (CLI::Option* opt : app.get_options()) {
-    if (opt->get_type_size() == 0) continue;  // a flag
+    if (!takes_value(opt)) continue;
     std::string choices;
     for (int i = 0; i < 16; ++i) {  // CLI11 says how many validators only by throwing past the last
       CLI::Validator* v = nullptr;
@@ -60,7 +63,7 @@ class Formatter final : public CLI::Formatter {
     return name;
   }
   std::string make_option_opts(const CLI::Option* opt) const override {
-    if (opt->get_type_size() == 0) return "";
+    if (!takes_value(opt)) return "";
     std::string out = " " + opt->get_type_name();
     if (opt->get_expected_max() == CLI::detail::expected_max_vector_size) out += " ...";
     if (opt->get_required()) out += " (required)";
@@ -176,7 +179,7 @@ std::vector<std::string> unknown_words(CLI::App& app, const std::vector<std::str
         continue;
       }
       bool attached = lng ? w.find('=') != std::string::npos : w.size() > 2;
-      if (opt->get_type_size() != 0 && !attached) ++i;  // its value follows
+      if (takes_value(opt) && !attached) ++i;  // its value follows
       continue;
     }
     auto commands = command_names(*at);

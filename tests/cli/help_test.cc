@@ -40,6 +40,9 @@ TEST_CASE("every unknown option is named, with the nearest known one, before any
   auto top = fg("--bogus");
   CHECK(top.status == 2);
   CHECK(top.err.find("flavourgraph: unknown option '--bogus'") != std::string::npos);
+  auto flag = fg("gc --dry-run --store /nonexistent-store");  // a flag takes no value: --store's is its own
+  CHECK(flag.err.find("unexpected argument") == std::string::npos);
+  CHECK(flag.err.find("/nonexistent-store is not an OCI image layout") != std::string::npos);
   auto cut = fg("plan --form json");  // cut short: the option it begins
   CHECK(cut.err.find("(did you mean '--format'?)") != std::string::npos);
 }
