@@ -187,6 +187,8 @@ BuildSettings build_settings(const PlanArgs& plan_args, const ExecArgs& args, co
   settings.ignore_published = args.ignore_published;
   const char* sde = std::getenv("SOURCE_DATE_EPOCH");
   settings.source_date_epoch = sde && *sde ? parse_timestamp(sde).value_or(0) : 0;
+  settings.created_fixed = sde && *sde;
+  settings.run_time = loaded.timestamp;
   settings.target_base_dir = plan_args.registry.empty() ? loaded.config->dir : std::filesystem::current_path();
   settings.insecure_registries = args.insecure_registries;
   settings.ca_bundle = args.ca_bundle;

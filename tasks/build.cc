@@ -3,7 +3,9 @@
 // tag: its names in the local store.
 #include <fmt/format.h>
 
+#include "flavourgraph/fs_util.h"
 #include "flavourgraph/oci/digest.h"
+#include "flavourgraph/time.h"
 #include "flavourgraph/tasks/backend.h"
 #include "flavourgraph/tasks/previous.h"
 #include "flavourgraph/tasks/published.h"
@@ -64,6 +66,48 @@ std::string why_built(const BuildEnv& env, uint32_t build, const ImageData& img,
   return fmt::format("since {}: {}", last->name, fmt::join(what, ", "));
 }
 
+/// The created time of the kind's last good build (this machine's, a previous report's or the
+/// push target's newest) when its config is this build's but for the times in it.
+std::optional<int64_t> last_created(const BuildEnv& env, uint32_t build, const BuildInputs& in) {
+  if (!env.previous()) return std::nullopt;
+  std::optional<BuildRecord> r = env.previous()->find(build, nullptr);
+  if (!r || !env.store().has_blob(r->config.digest, r->config.size)) return std::nullopt;
+  nlohmann::json last = nlohmann::json::parse(env.store().read_blob(r->config.digest), nullptr, false);
+  auto t = last.is_object() && last.contains("created") && last["created"].is_string()
+               ? parse_rfc3339(last["created"].get<std::string>())
+               : std::nullopt;
+  if (!t) return std::nullopt;
+  BuildInputs then = in;
+  then.created = *t;
+  return native_image_config(then) == last ? t : std::nullopt;
+}
+
+/// The image's created time: SOURCE_DATE_EPOCH when set; otherwise the time its content (its
+/// config with no times in it) was first built: as recorded in the store by that content's
+/// digest, else as the kind's last good build has it when that is the same content, else now
+/// (the run's time). So a rebuild of unchanged content keeps its digest whatever the run's time.
+/// An image only built on (never pushed) takes its base's time: no registry keeps its first
+/// build, and so every machine makes it the same.
+int64_t created_time(const BuildEnv& env, uint32_t build, const BuildInputs& in) {
+  const BuildSettings& s = env.settings();
+  if (s.created_fixed) return s.source_date_epoch;
+  if (!env.plan().builds[build].published) {
+    const nlohmann::json& c = in.base.config;
+    auto t = c.contains("created") && c["created"].is_string() ? parse_rfc3339(c["created"].get<std::string>())
+                                                                 : std::nullopt;
+    return t.value_or(s.source_date_epoch);
+  }
+  std::string content = oci::sha256_hex(oci::canonical(native_image_config(in)));  // in.created is 0
+  std::filesystem::path file = env.store().state_dir() / "created" / content;
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec))
+    if (auto t = parse_timestamp(read_file(file)); t) return *t;
+  int64_t t = last_created(env, build, in).value_or(s.run_time);
+  std::filesystem::create_directories(file.parent_path());
+  write_file_atomic(file, std::to_string(t));
+  return t;
+}
+
 }  // namespace
 
 /// A build the push target holds under its build key: its image as published there.
@@ -119,7 +163,7 @@ TaskOutcome BuildTask::run(TaskContext& ctx) {
       return {TaskState::cached, {}, digest, choice->reason};
     }
   }
-  BuildInputs in{pb, kind, delta ? previous : base_.image(), base_name, {}, {}, env_.settings().source_date_epoch};
+  BuildInputs in{pb, kind, delta ? previous : base_.image(), base_name, {}, {}, 0};
   in.settings = settings_digest(pb, kind);
   const auto& labels = plan.config->incremental;
   if (delta) {
@@ -134,6 +178,7 @@ TaskOutcome BuildTask::run(TaskContext& ctx) {
     }
     if (inc) in.extra_labels = {{labels.build_type_label, "full"}};
   }
+  in.created = created_time(env_, build_, in);
   BuildOutput out = make_native_backend()->build(env_, in, ctx);
   if (inc) {
     out.image.tree_index = inc->tree_index();

@@ -195,6 +195,7 @@ TEST_CASE("a fresh machine builds the same delta from the index published at the
                     "--ignore-published --previous-report " + quote((tmp / "first-report.json").string()));
   std::string id = "build:mediawiki:publish:image";
   for (auto* t : {&on_a, &on_b, &on_c}) {
+    INFO((*t)[id]["reason"].get<std::string>());
     CHECK((*t)[id]["reason"].get<std::string>().rfind("delta on", 0) == 0);
     CHECK((*t)[id]["output"] == on_a[id]["output"]);  // the same image, byte for byte
   }

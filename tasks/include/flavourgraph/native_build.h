@@ -25,7 +25,9 @@ struct BuildSettings {
   std::filesystem::path target_base_dir;  ///< relative oci: push targets resolve against it
   bool no_cache = false;
   bool ignore_published = false;  ///< build even what the push target holds under its build key
-  int64_t source_date_epoch = 0;  ///< mtime of layer entries and the images' created time
+  int64_t source_date_epoch = 0;  ///< mtime of layer entries; with `created_fixed`, every image's created time
+  bool created_fixed = false;     ///< SOURCE_DATE_EPOCH was set: every image is created then
+  int64_t run_time = 0;           ///< the run's time (--timestamp, else now): created time of new content
   std::string os = "linux";       ///< the platform picked from base indexes
   std::string arch = "amd64";
   std::vector<std::string> insecure_registries;  ///< hosts spoken to over plain HTTP
