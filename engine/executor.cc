@@ -289,6 +289,7 @@ class Run {
     TaskEvent e;
     e.index = i;
     e.id = g_.tasks[i].id;
+    e.name = g_.tasks[i].name.empty() ? std::string_view(g_.tasks[i].id) : std::string_view(g_.tasks[i].name);
     e.kind = g_.tasks[i].kind;
     e.pool = g_.tasks[i].pool;
     e.state = s;

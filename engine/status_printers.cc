@@ -57,6 +57,17 @@ std::string outcome_text(const TaskEvent& e) {
   return s;
 }
 
+/// A task's id, and its name after it where the name says more than the id does (a layer's:
+/// `layer:e0a26ea119d86039 (layer app)`; a build's name is its id's words).
+std::string id_and_name(const TaskEvent& e) {
+  auto after = [](std::string_view s, char c) {
+    size_t at = s.find(c);
+    return at == std::string_view::npos ? s : s.substr(at + 1);
+  };
+  if (e.name.empty() || e.name == e.id || after(e.name, ' ') == after(e.id, ':')) return std::string(e.id);
+  return fmt::format("{} ({})", e.id, e.name);
+}
+
 class PlainPrinter final : public Status {
  public:
   explicit PlainPrinter(int fd) : fd_(fd) {}
@@ -64,12 +75,14 @@ class PlainPrinter final : public Status {
     line(fmt::format("{} tasks (-j {}, --push-jobs {})\n", total, cpu, io));
   }
   void task_started(const TaskEvent& e) override {
-    timed(e.time, [&](double t) { return fmt::format("[{:9.3f}s] start     {}\n", t, e.id); });
+    std::string task = id_and_name(e);
+    timed(e.time, [&](double t) { return fmt::format("[{:9.3f}s] start     {}\n", t, task); });
   }
   void task_finished(const TaskEvent& e) override {
     std::string outcome = outcome_text(e);
+    std::string task = id_and_name(e);
     timed(e.time, [&](double t) {
-      return fmt::format("[{:9.3f}s] {:<9} {}{}{}\n", t, state_name(e.state), e.id, outcome.empty() ? "" : " ", outcome);
+      return fmt::format("[{:9.3f}s] {:<9} {}{}{}\n", t, state_name(e.state), task, outcome.empty() ? "" : " ", outcome);
     });
   }
   void message(Level l, std::string_view m) override {
@@ -104,16 +117,18 @@ class JsonPrinter final : public Status {
   void task_started(const TaskEvent& e) override {
     emit({{"event", "start"},
           {"id", e.id},
+          {"name", e.name},
           {"kind", e.kind},
           {"pool", pool_name(e.pool)},
           {"time", e.time},
           {"lane", e.lane}});
   }
   void task_finished(const TaskEvent& e) override {
-    nlohmann::json j = {{"event", "finish"},        {"id", e.id},
-                        {"kind", e.kind},           {"state", state_name(e.state)},
-                        {"time", e.time},           {"elapsed", e.elapsed},
-                        {"bytes_in", e.bytes_in},   {"bytes_out", e.bytes_out}};
+    nlohmann::json j = {{"event", "finish"},      {"id", e.id},
+                        {"name", e.name},         {"kind", e.kind},
+                        {"state", state_name(e.state)}, {"time", e.time},
+                        {"elapsed", e.elapsed},   {"bytes_in", e.bytes_in},
+                        {"bytes_out", e.bytes_out}};
     if (!e.error.empty()) j["error"] = e.error;
     emit(j);
   }

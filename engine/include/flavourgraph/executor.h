@@ -25,6 +25,7 @@ struct ExecTask {
   std::vector<uint32_t> deps;  ///< indices of earlier or later tasks; the graph must be acyclic
   double weight = 1;           ///< estimated cost, for critical-path-first priorities
   std::vector<uint32_t> after;  ///< ordering only: their failure does not skip this task
+  std::string name;  ///< for people (progress lines); empty: the id
 };
 
 struct ExecGraph {

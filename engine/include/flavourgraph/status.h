@@ -21,7 +21,8 @@ std::string_view pool_name(Pool p);
 
 struct TaskEvent {
   uint32_t index = 0;
-  std::string_view id;
+  std::string_view id;   ///< stable, for machines: `layer:e0a26ea119d86039`
+  std::string_view name; ///< for people: `layer app` (the id when the task has no name)
   std::string_view kind;
   Pool pool = Pool::cpu;
   TaskState state = TaskState::pending;
