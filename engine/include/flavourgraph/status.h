@@ -43,6 +43,9 @@ class Status {
   virtual void task_started(const TaskEvent&) {}
   /// Every task ends with exactly one task_finished (done, cached, failed, skipped, cancelled).
   virtual void task_finished(const TaskEvent&) {}
+  /// A running task moved bytes: `done` of `total` (0: not known), between its start and its
+  /// finish. Throttled by the task's context (see TaskContext::progress).
+  virtual void task_progress(uint32_t /*index*/, uint64_t /*done*/, uint64_t /*total*/) {}
   virtual void message(Level, std::string_view) {}
   virtual void run_finished(double /*wall*/) {}
 };
@@ -59,6 +62,9 @@ class MultiStatus final : public Status {
   }
   void task_finished(const TaskEvent& e) override {
     for (auto* t : targets_) t->task_finished(e);
+  }
+  void task_progress(uint32_t index, uint64_t done, uint64_t total) override {
+    for (auto* t : targets_) t->task_progress(index, done, total);
   }
   void message(Level l, std::string_view m) override {
     for (auto* t : targets_) t->message(l, m);
