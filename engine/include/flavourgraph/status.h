@@ -35,6 +35,7 @@ struct TaskEvent {
 };
 
 enum class Level { debug, info, warning, error };
+std::string_view level_name(Level l);
 
 class Status {
  public:
