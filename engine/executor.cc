@@ -32,6 +32,19 @@ std::string_view state_name(TaskState s) {
 
 std::string_view pool_name(Pool p) { return p == Pool::io ? "io" : "cpu"; }
 
+void TaskContext::progress(uint64_t done, uint64_t total) {
+  if (!status_) return;
+  std::lock_guard lock(progress_mutex_);
+  if (reported_ && done == last_done_ && total == last_total_) return;
+  bool due = !reported_ || total != last_total_ || done < last_done_ || done - last_done_ >= kProgressStep ||
+             (total != 0 && done >= total);
+  if (!due) return;
+  reported_ = true;
+  last_done_ = done;
+  last_total_ = total;
+  status_->task_progress(index_, done, total);
+}
+
 size_t RunResult::count(TaskState s) const {
   return static_cast<size_t>(std::count_if(records.begin(), records.end(),
                                            [&](const TaskRecord& r) { return r.state == s; }));
@@ -289,6 +302,7 @@ class Run {
     TaskEvent e;
     e.index = i;
     e.id = g_.tasks[i].id;
+    e.name = g_.tasks[i].name.empty() ? std::string_view(g_.tasks[i].id) : std::string_view(g_.tasks[i].name);
     e.kind = g_.tasks[i].kind;
     e.pool = g_.tasks[i].pool;
     e.state = s;
@@ -326,7 +340,7 @@ class Run {
     started.time = r.start;
     status_.task_started(started);
 
-    TaskContext ctx(cancel_);
+    TaskContext ctx(cancel_, &status_, i);
     TaskOutcome out;
     try {
       out = runner_.run(i, ctx);

@@ -159,7 +159,7 @@ struct Expander {
   }
 
   uint32_t add_task(std::string id, TaskKind kind, std::vector<uint32_t> deps, uint32_t subject) {
-    plan.tasks.push_back({std::move(id), kind, std::move(deps), {}, subject});
+    plan.tasks.push_back({std::move(id), kind, std::move(deps), {}, subject, {}});
     return static_cast<uint32_t>(plan.tasks.size() - 1);
   }
 
@@ -360,6 +360,7 @@ struct Expander {
     if (plan.push) add_publish_tasks();
     assign_engines(plan, opts.engines);
     sort_tasks(plan);
+    name_tasks(plan);
   }
 
   /// Pushes, the publish task of an atomic run, and render-values (which read pushed images).

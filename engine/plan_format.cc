@@ -76,6 +76,7 @@ void run_json(const Plan& plan, const PlanRun& r, json& j) {
 json task_json(const Plan& plan, const PlanTask& t) {
   json j;
   j["id"] = t.id;
+  j["name"] = t.name;
   j["kind"] = std::string(task_kind_name(t.kind));
   json deps = json::array();
   for (uint32_t d : t.deps) deps.push_back(plan.tasks[d].id);

@@ -16,6 +16,7 @@ ExecGraph exec_graph(const Plan& plan, const SimModel* model) {
   for (const auto& t : plan.tasks) {
     ExecTask e;
     e.id = t.id;
+    e.name = t.name;
     e.kind = std::string(task_kind_name(t.kind));
     // A RUN build waits on an engine (here or remote): it must not hold a CPU worker.
     e.pool = (t.kind == TaskKind::base_pull || t.kind == TaskKind::push || t.kind == TaskKind::run ||

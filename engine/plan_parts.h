@@ -17,4 +17,9 @@ void assign_engines(Plan& plan, const std::vector<EngineSpec>& cli);
 /// renumbers every task index the plan holds.
 void sort_tasks(Plan& plan);
 
+/// Gives every task its name for people (PlanTask::name): a layer by its name in images.yaml
+/// (an inline layer by its source), told apart by the first image that uses it (then by its
+/// key) where several layers would share one; an image by image:flavour:kind.
+void name_tasks(Plan& plan);
+
 }  // namespace flavourgraph

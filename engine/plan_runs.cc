@@ -1,5 +1,6 @@
 // The plan's small parts: task kinds, lookups, the critical path; and the steps of expansion
-// after the builds are known: engines for RUN builds, the final topological order of the tasks.
+// after the builds are known: engines for RUN builds, the final topological order of the tasks,
+// the tasks' names for people.
 #include <fmt/format.h>
 
 #include <map>
@@ -164,6 +165,46 @@ void sort_tasks(Plan& plan) {
   for (auto& r : plan.runs) fix(r.task);
   for (auto& r : plan.releases) fix(r.task);
   fix(plan.publish_task);
+}
+
+namespace {
+
+/// Each layer's name for people: its name in images.yaml (an inline layer's source), then, where
+/// several layers would share one, the first image that uses each, then a prefix of its key.
+std::vector<std::string> layer_names(const Plan& plan) {
+  std::vector<std::string> names;
+  for (const auto& l : plan.layers) names.push_back(l.spec.name.empty() ? l.spec.source : l.spec.name);
+  auto tell_apart = [&](auto&& suffix) {
+    std::map<std::string, size_t> uses;
+    for (const auto& n : names) ++uses[n];
+    for (size_t i = 0; i < names.size(); ++i)
+      if (uses[names[i]] > 1) names[i] += suffix(plan.layers[i]);
+  };
+  tell_apart([&](const PlanLayer& l) {
+    return l.builds.empty() ? std::string() : " (" + plan.builds[l.builds.front()].id_suffix() + ")";
+  });
+  tell_apart([](const PlanLayer& l) { return " #" + l.key.substr(0, 8); });
+  return names;
+}
+
+}  // namespace
+
+void name_tasks(Plan& plan) {
+  std::vector<std::string> layers = layer_names(plan);
+  for (auto& t : plan.tasks) {
+    switch (t.kind) {
+      case TaskKind::base_pull: t.name = "pull " + plan.bases[t.subject].ref; break;
+      case TaskKind::layer: t.name = "layer " + layers[t.subject]; break;
+      case TaskKind::run: t.name = "run " + plan.runs[t.subject].name; break;
+      case TaskKind::build:
+      case TaskKind::tag:
+      case TaskKind::push:
+        t.name = fmt::format("{} {}", task_kind_name(t.kind), plan.builds[t.subject].id_suffix());
+        break;
+      case TaskKind::render_values: t.name = "values " + plan.releases[t.subject].target.id(); break;
+      case TaskKind::publish: t.name = "publish " + plan.registry; break;
+    }
+  }
 }
 
 }  // namespace flavourgraph

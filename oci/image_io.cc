@@ -40,6 +40,10 @@ uint64_t RegistrySource::copy_blob(const Descriptor& d, Layout& store) {
   return client_.fetch_blob(repository_, d, store);
 }
 
+namespace {
+uint64_t blob_bytes(const Descriptor& d) { return static_cast<uint64_t>(std::max<int64_t>(0, d.size)); }
+}  // namespace
+
 PullResult pull_image(ImageSource& source, const std::string& ref, const std::string& text, Layout& store,
                       const PullOptions& options, const CancelSource& cancel) {
   try {
@@ -54,11 +58,16 @@ PullResult pull_image(ImageSource& source, const std::string& ref, const std::st
     auto m = Manifest::parse(chosen.bytes);
     if (!m) throw m.error();
     PullResult out;
+    uint64_t done = 0, total = blob_bytes(m->config);
+    if (options.layers)
+      for (const auto& l : m->layers) total += blob_bytes(l);
     auto bring = [&](const Descriptor& d) {
       if (cancel.requested()) throw Cancelled();
       bool had = store.has_blob(d.digest, d.size);
       out.bytes_in += source.copy_blob(d, store);
       out.copied |= !had;
+      done += blob_bytes(d);
+      if (options.progress) options.progress(done, total);
     };
     bring(m->config);
     // The manifest too, so that the store holds the whole image (a RUN build exports it).

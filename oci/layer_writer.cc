@@ -49,13 +49,14 @@ class ChunkPool {
 
 LayerBlob write_layer(const std::filesystem::path& root, const TreeListing& listing, const TarOptions& tar,
                       const CompressionSpec& compression, Layout& store, const CancelSource& cancel,
-                      std::atomic<uint64_t>* bytes_read) {
+                      const std::function<void(uint64_t read)>& on_read) {
   TarStream stream(root, listing, tar);
   Sha256 tar_hash;
   BlobWriter blob(store);
   CompressorPool compressors(compression);
   ChunkPool chunks;
   bool cancelled = false;
+  uint64_t read = 0;  // by the serial input stage only
   size_t tokens = 2 * static_cast<size_t>(tbb::this_task_arena::max_concurrency()) + 2;
 
   // Isolated: while this task waits for its pipeline, its thread runs only pipeline work,
@@ -78,7 +79,8 @@ LayerBlob write_layer(const std::filesystem::path& root, const TreeListing& list
                                            return nullptr;
                                          }
                                          tar_hash.update(c->in.data(), c->in_n);
-                                         if (bytes_read) bytes_read->fetch_add(c->in_n, std::memory_order_relaxed);
+                                         read += c->in_n;
+                                         if (on_read) on_read(read);
                                          return c;
                                        }) &
             tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel,

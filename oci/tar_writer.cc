@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -220,6 +221,20 @@ void TarStream::next_entry() {
     pending_.assign(2 * kBlock, '\0');
     trailer_done_ = true;
   }
+}
+
+uint64_t estimated_tar_size(const TreeListing& listing, const TarOptions& options) {
+  auto blocks = [](uint64_t n) { return (n + kBlock - 1) / kBlock * kBlock; };
+  uint64_t total = 2 * kBlock;  // the trailer
+  total += kBlock * static_cast<uint64_t>(std::count(options.dest.begin(), options.dest.end(), '/'));  // dest's parents
+  for (const TreeEntry& e : listing.entries) {
+    size_t name = options.dest.size() + 1 + e.path.size();
+    if (options.dest.empty() && e.path.empty()) continue;  // the root of a layer placed at "/"
+    total += kBlock;
+    if (name > 255 || e.link.size() > 100) total += 2 * kBlock;  // a pax header and its records
+    if (e.type == EntryType::file) total += blocks(e.size);
+  }
+  return total;
 }
 
 size_t TarStream::read(char* out, size_t n) {

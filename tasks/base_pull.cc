@@ -15,6 +15,7 @@ TaskOutcome BasePullTask::run(TaskContext& ctx) {
   oci::PullOptions opt;
   opt.os = env_.settings().os;
   opt.arch = env_.settings().arch;
+  opt.progress = [&ctx](uint64_t done, uint64_t total) { ctx.progress(done, total); };
   std::string at = ref->digest ? ref->digest->str() : ref->tag;
   if (const PublishedImages* p = env_.published(); p && !p->base_digest(base_).empty())
     at = p->base_digest(base_);  // as resolved for the build keys: a tag moved since is not mixed in

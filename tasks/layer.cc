@@ -92,10 +92,15 @@ oci::LayerBlob LayerTask::layer_blob(TaskContext& ctx, const oci::TreeListing& l
   auto entry_path = env_.cache_dir() / "layers" / (key + ".json");
   if (!env_.settings().no_cache)
     if (auto cached = cached_entry(entry_path)) return *cached;
-  std::atomic<uint64_t> read{0};
+  uint64_t read = 0;
+  uint64_t total = oci::estimated_tar_size(listing, tar_options());
+  ctx.progress(0, total);
   oci::LayerBlob blob = oci::write_layer(pl.spec.source_path, listing, tar_options(), pl.compression, env_.store(),
-                                         ctx.cancel(), &read);
-  ctx.add_bytes_in(read.load());
+                                         ctx.cancel(), [&](uint64_t n) {
+                                           read = n;
+                                           ctx.progress(n, std::max(n, total));
+                                         });
+  ctx.add_bytes_in(read);
   ctx.add_bytes_out(static_cast<uint64_t>(blob.blob.size));
   write_entry(entry_path, blob);
   *built = true;

@@ -21,6 +21,10 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
   blobs.push_back(&img.parsed.config);
   // An image taken from the target under its build key is there whole: only names move.
   if (img.published_already) blobs.clear();
+  // Progress by whole blobs: those the target has already count as done.
+  uint64_t total = 0, done = 0;
+  for (const oci::Descriptor* d : blobs) total += static_cast<uint64_t>(std::max<int64_t>(0, d->size));
+  if (total) ctx.progress(0, total);
   for (size_t i = 0; i < blobs.size(); ++i) {
     if (ctx.cancelled()) return {TaskState::cancelled, "cancelled", {}};
     const oci::Descriptor& d = *blobs[i];
@@ -32,6 +36,8 @@ TaskOutcome PushTask::run(TaskContext& ctx) {
     ctx.add_bytes_in(r.fetched);
     sent += r.sent;
     placed |= r.placed;
+    done += static_cast<uint64_t>(std::max<int64_t>(0, d.size));
+    ctx.progress(done, total);
   }
   // The names last: a tag never points at an image whose blobs are not all there.
   std::vector<PendingTag> names;

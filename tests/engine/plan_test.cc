@@ -1,4 +1,4 @@
-// Plan expansion: stable ids, sharing, selection, determinism, cross-file validation.
+// Plan expansion: stable ids, sharing, selection, determinism, cross-file validation, names.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -6,7 +6,9 @@
 #include <map>
 #include <set>
 
+#include "example.h"
 #include "flavourgraph/plan.h"
+#include "flavourgraph/plan_graph.h"
 #include "test_util.h"
 
 using namespace flavourgraph;
@@ -267,4 +269,52 @@ TEST_CASE("--no-push plans no push and no values; --atomic puts one publish task
   for (const auto& r : atomic.releases)
     CHECK(atomic.tasks[static_cast<size_t>(r.task)].deps == std::vector<uint32_t>{static_cast<uint32_t>(atomic.publish_task)});
   CHECK(f.plan().publish_task == -1);
+}
+
+TEST_CASE("plan: every task has a unique name for people; layers by their images.yaml name") {
+  Fixture f;
+  Plan p = f.plan();
+  REQUIRE_FALSE(f.diags.has_errors());
+  std::map<std::string, std::string> names;
+  for (const auto& t : p.tasks) names[t.id] = t.name;
+  std::set<std::string> unique;
+  for (const auto& t : p.tasks) {
+    CHECK_FALSE(t.name.empty());
+    CHECK_MESSAGE(unique.insert(t.name).second, t.name);
+  }
+  auto layer_of = [&](const std::string& source) {
+    for (const auto& t : p.tasks)
+      if (t.kind == TaskKind::layer && p.layers[t.subject].spec.source == source) return t.name;
+    return std::string();
+  };
+  CHECK(layer_of("app") == "layer app");            // a named layer
+  CHECK(layer_of("debug") == "layer debug");        // inline layers by their source
+  CHECK(layer_of("webserver") == "layer webserver");
+  CHECK(names["build:mediawiki:publish-81:image"] == "build mediawiki:publish-81:image");
+  CHECK(names["tag:mediawiki:publish:cli-image"] == "tag mediawiki:publish:cli-image");
+  CHECK(names["push:webserver:webserver:image"] == "push webserver:webserver:image");
+  CHECK(names["base-pull:oci:shell:busybox"] == "pull oci:shell:busybox");
+  CHECK(names["run:php-base:php7.4:image"] == "run php-base:php7.4:image");
+  CHECK(names["render-values:mw-web/main@eqiad"] == "values mw-web/main@eqiad");
+  // The executor's graph carries them.
+  ExecGraph g = exec_graph(p, nullptr);
+  for (size_t i = 0; i < p.tasks.size(); ++i) CHECK(g.tasks[i].name == p.tasks[i].name);
+}
+
+TEST_CASE("plan: layers that would share a name are told apart by their first image") {
+  fgtest::TempDir tmp;
+  std::filesystem::copy(fgtest::source_dir() + "/configs/example", tmp / "cfg",
+                        std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+  // The webserver's inline layer from the same source as debug-image's, to another place.
+  fgtest::edit_config(tmp / "cfg", "- source: webserver\n", "- source: debug\n");
+  Fixture f;
+  f.cfg = std::make_shared<ImagesConfig>(load_images_config(tmp / "cfg" / "images.yaml", f.diags));
+  Plan p = f.plan();
+  REQUIRE_FALSE(f.diags.has_errors());
+  std::vector<std::string> layers;
+  for (const auto& t : p.tasks)
+    if (t.kind == TaskKind::layer) layers.push_back(t.name);
+  std::sort(layers.begin(), layers.end());
+  CHECK(layers == std::vector<std::string>{"layer app", "layer debug (mediawiki:publish:debug-image)",
+                                           "layer debug (webserver:webserver:image)"});
 }

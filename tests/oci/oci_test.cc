@@ -184,7 +184,14 @@ TEST_CASE("layers: standard gzip and zstd streams, the same bytes whatever the t
     auto store = Layout::open(tmp / ("store-" + spec.str()), true);
     LayerBlob one, four;
     tbb::task_arena(1).execute([&] { one = write_layer(tmp / "src", listing, opt, spec, *store, cancel); });
-    tbb::task_arena(4).execute([&] { four = write_layer(tmp / "src", listing, opt, spec, *store, cancel); });
+    std::vector<uint64_t> reads;  // progress: the tar bytes read, after each 1 MiB chunk
+    tbb::task_arena(4).execute([&] {
+      four = write_layer(tmp / "src", listing, opt, spec, *store, cancel, [&](uint64_t n) { reads.push_back(n); });
+    });
+    REQUIRE(reads.size() == (four.tar_size + kChunkSize - 1) / kChunkSize);
+    for (size_t i = 0; i + 1 < reads.size(); ++i) CHECK(reads[i] == (i + 1) * kChunkSize);
+    CHECK(reads.back() == four.tar_size);
+    CHECK(estimated_tar_size(listing, opt) == four.tar_size);  // the total progress is shown against
     CHECK(one.blob.digest == four.blob.digest);
     CHECK(one.diff_id == four.diff_id);
     CHECK(one.blob.media_type == spec.media_type());

@@ -19,6 +19,7 @@ TEST_CASE("base-pull: a registry base on the push target's registry is pinned; l
   CHECK(img.remote_host == "registry.test");
   CHECK(img.remote_repo == "base");
   CHECK(r.bytes_in == f.base.config.size());
+  CHECK(r.progress == std::vector<std::pair<uint64_t, uint64_t>>{{f.base.config.size(), f.base.config.size()}});
   BasePullTask again(*f.env, 0);
   CHECK(f.run(again).outcome.state == TaskState::cached);
 }
@@ -41,6 +42,8 @@ TEST_CASE("base-pull: a base from another registry brings its layers into the st
   CHECK(f.store->has_blob(pull.image().parsed.layers[0].digest));
   CHECK(pull.image().remote_repo.empty());
   CHECK(r.bytes_in == f.base.config.size() + f.base.layer.size());
+  uint64_t all = f.base.config.size() + f.base.layer.size();
+  CHECK(r.progress == std::vector<std::pair<uint64_t, uint64_t>>{{f.base.config.size(), all}, {all, all}});
 }
 
 TEST_CASE("base-pull: a base the registry lacks fails naming it") {

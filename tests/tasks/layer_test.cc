@@ -20,11 +20,16 @@ TEST_CASE("layer: the blob is in the store with its diffID; an unchanged tree is
   CHECK(sum.out.substr(0, 64) == blob.diff_id.hex);
   auto names = run("gzip -dc " + quote(f.store->blob_path(blob.blob.digest).string()) + " | tar -tf -");
   CHECK(names.out == "srv/\nsrv/app/\nsrv/app/index.php\nsrv/app/lib/\nsrv/app/lib/a.php\n");
+  // Progress: the tar's bytes read, of the size its listing foretold (exact here).
+  REQUIRE(r.progress.size() >= 2);
+  CHECK(r.progress.front() == std::pair<uint64_t, uint64_t>(0, blob.tar_size));
+  CHECK(r.progress.back() == std::pair<uint64_t, uint64_t>(blob.tar_size, blob.tar_size));
 
   LayerTask again(*f.env, app);
   auto r2 = f.run(again);
   CHECK(r2.outcome.state == TaskState::cached);
   CHECK(r2.bytes_in == 0);
+  CHECK(r2.progress.empty());  // nothing to read
   CHECK(again.blob().blob.digest == blob.blob.digest);
 
   fgtest::write_file(f.tmp / "cfg/app/lib/a.php", "<?php // changed\n");

@@ -135,15 +135,22 @@ struct TaskFixture {
     return 0;
   }
 
-  /// Runs a task as the executor would, returning its outcome and the bytes it counted.
+  /// Runs a task as the executor would, returning its outcome, the bytes it counted and the
+  /// progress it reported (done, total).
   struct Ran {
     flavourgraph::TaskOutcome outcome;
     uint64_t bytes_in = 0, bytes_out = 0;
     std::vector<std::string> warnings;
+    std::vector<std::pair<uint64_t, uint64_t>> progress;
   };
   Ran run(flavourgraph::Task& task) {
-    flavourgraph::TaskContext ctx(cancel);
+    struct Progress : flavourgraph::Status {
+      std::vector<std::pair<uint64_t, uint64_t>>* out;
+      void task_progress(uint32_t, uint64_t done, uint64_t total) override { out->emplace_back(done, total); }
+    } progress;
     Ran r;
+    progress.out = &r.progress;
+    flavourgraph::TaskContext ctx(cancel, &progress, 0);
     r.outcome = task.run(ctx);
     r.bytes_in = ctx.bytes_in();
     r.bytes_out = ctx.bytes_out();

@@ -25,6 +25,7 @@ struct ExecTask {
   std::vector<uint32_t> deps;  ///< indices of earlier or later tasks; the graph must be acyclic
   double weight = 1;           ///< estimated cost, for critical-path-first priorities
   std::vector<uint32_t> after;  ///< ordering only: their failure does not skip this task
+  std::string name;  ///< for people (progress lines); empty: the id
 };
 
 struct ExecGraph {
@@ -35,6 +36,9 @@ struct ExecGraph {
 class TaskContext {
  public:
   explicit TaskContext(const CancelSource& cancel) : cancel_(cancel) {}
+  /// Reporting progress to `status` as task `index` (the executor's).
+  TaskContext(const CancelSource& cancel, Status* status, uint32_t index)
+      : cancel_(cancel), status_(status), index_(index) {}
   [[nodiscard]] const CancelSource& cancel() const { return cancel_; }
   [[nodiscard]] bool cancelled() const { return cancel_.requested(); }
   void add_bytes_in(uint64_t n) { bytes_in_.fetch_add(n, std::memory_order_relaxed); }
@@ -51,6 +55,12 @@ class TaskContext {
     std::lock_guard lock(warnings_mutex_);
     return std::move(warnings_);
   }
+  /// How far the task is: `done` bytes of `total` (0: not known). A task may start over with a
+  /// new total (another blob). Calls may come often and from several threads: the status hears
+  /// of one when the total changes, `done` went back, reached the total, or moved on by at least
+  /// kProgressStep since the last one it heard of.
+  void progress(uint64_t done, uint64_t total);
+  static constexpr uint64_t kProgressStep = 256u << 10;
 
  private:
   const CancelSource& cancel_;
@@ -58,6 +68,11 @@ class TaskContext {
   std::atomic<uint64_t> bytes_out_{0};
   std::mutex warnings_mutex_;
   std::vector<std::string> warnings_;
+  Status* status_ = nullptr;
+  uint32_t index_ = 0;
+  std::mutex progress_mutex_;
+  bool reported_ = false;
+  uint64_t last_done_ = 0, last_total_ = 0;
 };
 
 struct TaskOutcome {

@@ -115,6 +115,9 @@ struct PlanTask {
   /// incremental layer waits for the bases it compares, and builds whole where one failed).
   std::vector<uint32_t> after;
   uint32_t subject = 0;        ///< index into bases / layers / builds / releases by kind
+  /// For people (progress lines): `layer app`, `build mediawiki:publish:image`, `pull REF`,
+  /// `values NS/RELEASE@CLUSTER`. Unique in the plan; the id stays what machines read.
+  std::string name;
 };
 
 struct Plan {

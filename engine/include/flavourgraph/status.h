@@ -21,7 +21,8 @@ std::string_view pool_name(Pool p);
 
 struct TaskEvent {
   uint32_t index = 0;
-  std::string_view id;
+  std::string_view id;   ///< stable, for machines: `layer:e0a26ea119d86039`
+  std::string_view name; ///< for people: `layer app` (the id when the task has no name)
   std::string_view kind;
   Pool pool = Pool::cpu;
   TaskState state = TaskState::pending;
@@ -34,6 +35,7 @@ struct TaskEvent {
 };
 
 enum class Level { debug, info, warning, error };
+std::string_view level_name(Level l);
 
 class Status {
  public:
@@ -42,6 +44,9 @@ class Status {
   virtual void task_started(const TaskEvent&) {}
   /// Every task ends with exactly one task_finished (done, cached, failed, skipped, cancelled).
   virtual void task_finished(const TaskEvent&) {}
+  /// A running task moved bytes: `done` of `total` (0: not known), between its start and its
+  /// finish. Throttled by the task's context (see TaskContext::progress).
+  virtual void task_progress(uint32_t /*index*/, uint64_t /*done*/, uint64_t /*total*/) {}
   virtual void message(Level, std::string_view) {}
   virtual void run_finished(double /*wall*/) {}
 };
@@ -58,6 +63,9 @@ class MultiStatus final : public Status {
   }
   void task_finished(const TaskEvent& e) override {
     for (auto* t : targets_) t->task_finished(e);
+  }
+  void task_progress(uint32_t index, uint64_t done, uint64_t total) override {
+    for (auto* t : targets_) t->task_progress(index, done, total);
   }
   void message(Level l, std::string_view m) override {
     for (auto* t : targets_) t->message(l, m);

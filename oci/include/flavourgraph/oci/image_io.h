@@ -65,6 +65,9 @@ struct PullOptions {
   std::string os = "linux";   ///< the platform picked from an index
   std::string arch = "amd64";
   bool layers = true;         ///< bring the layers into the store too (not when they can be mounted)
+  /// Hears after each blob of the bytes of the blobs brought (or found in the store) so far,
+  /// and their total (the config's and, with `layers`, the layers' sizes).
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 struct PullResult {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "flavourgraph/cancel.h"
@@ -24,9 +25,11 @@ struct LayerBlob {
 
 /// Writes the layer of `listing` (rooted at `root`) into `store`. Throws Cancelled when
 /// `cancel` is requested, std::runtime_error / StoreError on failure (no temp file is left).
+/// `on_read`, when given, hears of the tar bytes read so far after each chunk (one call at a
+/// time, in order).
 LayerBlob write_layer(const std::filesystem::path& root, const TreeListing& listing, const TarOptions& tar,
                       const CompressionSpec& compression, Layout& store, const CancelSource& cancel,
-                      std::atomic<uint64_t>* bytes_read = nullptr);
+                      const std::function<void(uint64_t read)>& on_read = {});
 
 /// The cache key of a layer: everything that decides its bytes without reading file contents:
 /// the tree's hash (see tree_hash), the tar options, the filters, the compressor, its level and

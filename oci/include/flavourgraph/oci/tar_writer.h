@@ -60,6 +60,10 @@ class TarStream {
   uint64_t total_ = 0;
 };
 
+/// About the bytes TarStream gives for `listing`, from the listing alone (for progress): exact
+/// unless a pax header is needed where this does not foresee one (or its records are longer).
+uint64_t estimated_tar_size(const TreeListing& listing, const TarOptions& options);
+
 /// One 512-byte ustar header (and a preceding pax header when needed) for an entry.
 std::string tar_header(const std::string& name, char type, uint32_t mode, uint64_t size, const TarOptions& opt,
                        const std::string& link, uint32_t dev_major = 0, uint32_t dev_minor = 0);
