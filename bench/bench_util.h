@@ -69,7 +69,7 @@ inline ExampleBuild prepare_example(const std::filesystem::path& work, const std
     images.replace(p, from.size(), to);
   };
   replace("    source: app\n", "    source: " + tree.string() + "\n");
-  replace("registry: oci:../../.flavourgraph/registry", "registry: oci:" + (work / "registry").string());
+  replace("registry: oci:.flavourgraph/registry", "registry: oci:" + (work / "registry").string());
   replace("  format: gzip\n  level: 5\n", "  format: " + format + "\n  level: " + level + "\n");
   if (!run_bases) {
     replace("base: \"build:php-base/php{PHP_VERSION}/image\"", "base: \"oci:bases:php{PHP_VERSION}-fpm-multiversion-base\"");

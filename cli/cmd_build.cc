@@ -177,7 +177,7 @@ void print_explanations(const ExecGraph& g, const RunResult& r) {
 }
 
 /// The settings of a real build, from the options and the environment.
-BuildSettings build_settings(const PlanArgs& plan_args, const ExecArgs& args, const Loaded& loaded) {
+BuildSettings build_settings(const ExecArgs& args, const Loaded& loaded) {
   BuildSettings settings;
   settings.store_dir = args.store;
   settings.state_dir = args.state_dir;
@@ -189,7 +189,8 @@ BuildSettings build_settings(const PlanArgs& plan_args, const ExecArgs& args, co
   settings.source_date_epoch = sde && *sde ? parse_timestamp(sde).value_or(0) : 0;
   settings.created_fixed = sde && *sde;
   settings.run_time = loaded.timestamp;
-  settings.target_base_dir = plan_args.registry.empty() ? loaded.config->dir : std::filesystem::current_path();
+  // Outputs (the push target, as the store, state and values) are where the command runs.
+  settings.target_base_dir = std::filesystem::current_path();
   settings.insecure_registries = args.insecure_registries;
   settings.ca_bundle = args.ca_bundle;
   settings.retries = args.retries;
@@ -310,7 +311,7 @@ int run_build(const PlanArgs& plan_args, const ExecArgs& args) {
   } else {
     Diagnostics diags;
     try {
-      native = NativeBuild::prepare(plan, build_settings(plan_args, args, *loaded), cancel, diags);
+      native = NativeBuild::prepare(plan, build_settings(args, *loaded), cancel, diags);
     } catch (const Error& e) {  // the environment's fault (a store in use, a registry down), or a signal
       fmt::print(stderr, "flavourgraph: error: {}\n", e.what());
       return e.kind() == ErrorKind::cancelled ? kExitCancelled : kExitTaskFailed;

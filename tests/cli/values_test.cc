@@ -275,3 +275,28 @@ TEST_CASE("values revert puts the previous deploy's files back in one commit wit
   CHECK(refused.err.find("changed since the last deploy") != std::string::npos);
   CHECK(repo.commits() == before);
 }
+
+TEST_CASE("the example's push target is where the command runs, and values name it without ../") {
+  fgtest::Example ex;
+  namespace fs = std::filesystem;
+  fs::path here = ex.tmp / "elsewhere";
+  fs::create_directories(here);
+  auto r = fgtest::run("cd " + quote(here.string()) + " && " + quote(fgtest::binary()) + " build -c " +
+                       quote((ex.cfg_dir / "images.yaml").string()) + " -d " +
+                       quote((ex.cfg_dir / "deployments.yaml").string()) + " --progress quiet");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(fs::exists(here / ".flavourgraph/registry/index.json"));
+  CHECK_FALSE(fs::exists(ex.cfg_dir / ".flavourgraph"));
+  CHECK_FALSE(fs::exists(ex.tmp / ".flavourgraph"));  // not beside images.yaml's ../..
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(here / ".flavourgraph/values")) {
+    if (e.path().extension() != ".yaml") continue;
+    ++files;
+    std::string text = fgtest::read_file(e.path());
+    INFO(e.path().string(), "\n", text);
+    CHECK(text.find("  registry: oci:.flavourgraph/registry\n") != std::string::npos);
+    CHECK(text.find("..") == std::string::npos);
+  }
+  CHECK(files > 0);
+}
