@@ -21,7 +21,8 @@ std::string expected_commit() {
   std::string src = quote(fgtest::source_dir());
   auto top = fgtest::run("git -C " + src + " rev-parse --show-toplevel");
   std::error_code ec;
-  if (top.status != 0 || !fs::equivalent(trimmed(top.out), fgtest::source_dir(), ec)) return "unknown";
+  if (top.status != 0 || !fs::equivalent(trimmed(top.out), fgtest::source_dir(), ec))
+    return "unknown";
   auto head = fgtest::run("git -C " + src + " rev-parse --short HEAD");
   REQUIRE(head.status == 0);
   return trimmed(head.out);
