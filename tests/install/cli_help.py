@@ -6,12 +6,8 @@ import subprocess
 # Every command; "values revert" is one command, "values" only groups it.
 COMMANDS = ["", "plan", "build", "render", "values", "values revert", "gc"]
 
-# CLI11 writes an option's names and type in a column this wide, and its description after it
-# (on the next line when the column is full).
-_COLUMN = 30
 _FILE_TYPES = {"FILE", "IMAGES", "DEPLOYMENTS"}
 _DIR_TYPES = {"DIR"}
-
 
 class Option:
     """One option line: its names, and what its value is: None (a flag), "file", "dir",
@@ -43,32 +39,33 @@ def _section(text, title):
     return lines
 
 
-def _value(type_text):
-    if not type_text:
+def _value(type_name):
+    if type_name is None:
         return None
-    enum = re.search(r":\{([^}]*)\}", type_text)
-    if enum:
-        return sorted(enum.group(1).split(","))
-    name = re.split(r"[ :=]", type_text, maxsplit=1)[0]
-    if name in _FILE_TYPES:
+    if "|" in type_name:
+        return sorted(type_name.split("|"))
+    if type_name in _FILE_TYPES:
         return "file"
-    if name in _DIR_TYPES:
+    if type_name in _DIR_TYPES:
         return "dir"
     return "free"
 
 
+# An option line: "  NAMES[ TYPE[ ...][ (required)]]" then the description, after padding or on
+# the next line. A type follows the names after one space; a flag's description after two or
+# more (cli/help.cc's formatter pads the names to its column).
+_OPTION = re.compile(r"^  (-[^ ]+)(?: ([^ ]+)(?=$| ))?")
+
+
 def options(binary, command):
     """The options of `command` ("" for the program itself), in --help's order."""
-    lines = _section(_help_text(binary, command), "Options:")
     out = []
-    for i, line in enumerate(lines):
-        if not line.startswith("  -"):
+    for line in _section(_help_text(binary, command), "Options:"):
+        m = _OPTION.match(line)
+        if not m:
             continue
-        described_below = i + 1 < len(lines) and lines[i + 1].startswith(" " * _COLUMN)
-        column = line if described_below else line[:_COLUMN]
-        names_text, _, type_text = column.strip().partition(" ")
-        names = [re.sub(r"\{.*\}$", "", n) for n in names_text.split(",")]
-        out.append(Option(names, _value(type_text.strip())))
+        names = [re.sub(r"\{.*\}$", "", n) for n in m.group(1).split(",")]
+        out.append(Option(names, _value(m.group(2))))
     if not out:
         raise SystemExit(f"no options found in `flavourgraph {command} --help`")
     return out
