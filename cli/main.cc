@@ -10,6 +10,7 @@
 #include "help.h"
 #include "render_args.h"
 #include "flavourgraph/error.h"
+#include "flavourgraph/build_info.h"
 #include "flavourgraph/version.h"
 
 using namespace flavourgraph::cli;
@@ -21,7 +22,8 @@ int main(int argc, char** argv) {
       "and writes each release's helmfile values.\n\n"
       "Exit status: 0 success, 1 a task failed, 2 bad configuration or usage, 130 interrupted.",
       "flavourgraph"};
-  app.set_version_flag("--version", std::string(flavourgraph::kVersion));
+  app.set_version_flag("-V,--version", fmt::format("{} {} (commit {})", flavourgraph::kName,
+                                                   flavourgraph::kVersion, flavourgraph::kCommit));
   app.require_subcommand(1);
   app.fallthrough(false);
 
