@@ -43,8 +43,9 @@ void add_plan_options(CLI::App& cmd, PlanArgs& args) {
       ->type_name("TARGET")
       ->each([&args](const std::string&) { args.registry_given = true; });
   cmd.add_option("--latest-tag", args.latest_tag,
-                 "extra tag for every published image ('' for none; default from images.yaml, "
-                 "else 'latest')")
+                 "extra tag, a template like 'latest-{flavour}'; when published images of one repository "
+                 "would share it, the last in plan order gets it ('' for none; default: images.yaml's "
+                 "latest_tag, else 'latest')")
       ->type_name("TAG");
   cmd.add_option("--engine", args.engines,
                  "a build engine for RUN builds (repeatable; adds to images.yaml's 'engines', replacing one of "
@@ -136,7 +137,9 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
   if (!args.clusters.empty())
     for (const auto& problem : check_cluster_list(split_list(args.clusters)))
       diags.error({}, "--clusters", problem);
-  if (args.latest_tag && !args.latest_tag->empty() && !valid_tag(*args.latest_tag))
+  // A template (`latest-{flavour}`) is checked for each image as the plan is made.
+  if (args.latest_tag && !args.latest_tag->empty() && args.latest_tag->find('{') == std::string::npos &&
+      !valid_tag(*args.latest_tag))
     diags.error({}, "--latest-tag", fmt::format("'{}' is not a valid tag", *args.latest_tag));
   if (args.atomic && !args.push) diags.error({}, "--atomic", "publishes all or nothing: it cannot go with --no-push");
   std::vector<EngineSpec> engines;

@@ -411,6 +411,19 @@ void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
                      : fmt::format("'{{{}}}' is not defined (known: timestamp, image, flavour, "
                                    "kind and the flavour's args)",
                                    u));
+        if (!cfg.latest_tag.empty()) {  // a template too: `latest-{flavour}` gives each flavour its own
+          std::vector<std::string> bad;
+          std::string latest = expand_template(cfg.latest_tag, vars, &bad);  // as the plan expands it
+          for (const auto& u : bad)
+            report(cfg.latest_tag_where, "latest_tag",
+                   u.rfind("unclosed", 0) == 0 ? u : fmt::format("'{{{}}}' is not defined (known: image, "
+                                                                 "flavour, kind and the flavour's args)", u));
+          if (bad.empty() && !valid_tag(latest))
+            report(cfg.latest_tag_where, "latest_tag",
+                   latest == cfg.latest_tag ? fmt::format("'{}' is not a valid tag", latest)
+                                            : fmt::format("gives '{}' for {}:{}:{}, not a valid tag", latest, img.name,
+                                                          fl.name, kind.name));
+        }
         if (unknown.empty() && !valid_tag(tag))
           report(cfg.tag_where, "tag",
                  fmt::format("gives '{}' for {}:{}:{}, not a valid tag (letters, digits, '_', "
@@ -419,8 +432,6 @@ void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
       }
     }
   }
-  if (!cfg.latest_tag.empty() && !valid_tag(cfg.latest_tag))
-    report(cfg.latest_tag_where, "latest_tag", fmt::format("'{}' is not a valid tag", cfg.latest_tag));
 }
 
 /// Reports `from:` naming an unknown kind and cycles of `from:`.

@@ -69,6 +69,7 @@ struct Expander {
   Plan& plan;
 
   std::set<BuildKey> published;
+  bool latest_reported = false;  ///< a bad latest tag is said once, not for every image
 
   /// Resolves a release's image of one role; records errors at the place the value was written.
   std::optional<BuildKey> resolve(const ReleaseTarget& t, const ReleaseImageKey& key) {
@@ -470,7 +471,16 @@ struct Expander {
                   fmt::format("'{}' (for {}) is not a valid image tag: letters, digits, '_', '.', "
                               "'-', at most 128, not starting with '.' or '-'",
                               b.tag, b.id_suffix()));
-    std::string latest = expand_template(opts.latest_tag.value_or(cfg.latest_tag), vars, nullptr);
+    std::vector<std::string> unknown;
+    std::string latest = expand_template(opts.latest_tag.value_or(cfg.latest_tag), vars, &unknown);
+    if (!latest.empty() && (!unknown.empty() || !valid_tag(latest))) {  // images.yaml's is checked at load
+      if (!std::exchange(latest_reported, true))
+        diags.error(opts.latest_tag ? Location{} : cfg.latest_tag_where, opts.latest_tag ? "--latest-tag" : "latest_tag",
+                  unknown.empty() ? fmt::format("gives '{}' for {}, not a valid tag", latest, b.id_suffix())
+                                  : fmt::format("'{{{}}}' is not defined (known: image, flavour, kind and the "
+                                                "flavour's args)", unknown.front()));
+      latest.clear();
+    }
     if (!latest.empty() && latest != b.tag) b.extra_tags.push_back(latest);
     b.args = fl.args;
     b.metadata = fl.metadata;

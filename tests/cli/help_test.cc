@@ -79,3 +79,15 @@ TEST_CASE("help shows placeholders and every default, without the parser's types
   CHECK(build.find("-c,--config IMAGES (required)") != std::string::npos);
   CHECK(fg("gc --help").out.find("--keep N ") != std::string::npos);
 }
+
+TEST_CASE("--latest-tag takes a template, checked once for every image") {
+  std::string example = " -c " + fgtest::quote(fgtest::source_dir() + "/configs/example/images.yaml") + " -d " +
+                        fgtest::quote(fgtest::source_dir() + "/configs/example/deployments.yaml");
+  auto ok = fg("plan" + example + " --latest-tag 'latest-{flavour}' --format json");
+  INFO(ok.err);
+  REQUIRE(ok.status == 0);
+  auto bad = fg("plan" + example + " --latest-tag 'latest-{nope}'");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--latest-tag: '{nope}' is not defined") != std::string::npos);
+  CHECK(count_lines(bad.err) == 2);  // the error once, then the count
+}

@@ -191,3 +191,39 @@ images:
   CHECK(d.mentions("images.yaml:5:17: images.m.kinds.image.base: 'oci:bases' (for flavour 'f') is not an image reference"));
   CHECK(d.mentions("repository 'Upper/Case' may hold only lower-case letters"));
 }
+
+TEST_CASE("latest_tag is a template, checked for every flavour and kind like tag") {
+  auto ok = parse(R"(registry: r.example.org
+latest_tag: "latest-{flavour}"
+images:
+  m:
+    flavours:
+      f74: {}
+      f81: {}
+    kinds:
+      image: {repository: r/i, base: "oci:b:x"}
+)");
+  INFO(ok.str());
+  CHECK_FALSE(ok.has_errors());
+  auto bad = parse(R"(registry: r.example.org
+latest_tag: "latest-{nope}"
+images:
+  m:
+    flavours:
+      f: {}
+    kinds:
+      image: {repository: r/i, base: "oci:b:x"}
+)");
+  CHECK(bad.mentions("images.yaml:2:13: latest_tag: '{nope}' is not defined"));
+  auto invalid = parse(R"(registry: r.example.org
+latest_tag: "{flavour}"
+images:
+  m:
+    flavours:
+      -x: {}
+    kinds:
+      image: {repository: r/i, base: "oci:b:x"}
+)");
+  INFO(invalid.str());
+  CHECK(invalid.mentions("latest_tag: gives '-x' for m:-x:image, not a valid tag"));
+}
