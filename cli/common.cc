@@ -42,6 +42,10 @@ void add_plan_options(CLI::App& cmd, PlanArgs& args) {
                  "push target, overriding images.yaml: HOST[:PORT][/PREFIX] or oci:DIR")
       ->type_name("TARGET")
       ->each([&args](const std::string&) { args.registry_given = true; });
+  cmd.add_option("--set", args.sets,
+                 "give a variable of images.yaml's 'variables' a value for this run (repeatable); NAME=[a, b] "
+                 "sets a list, which layers' include and exclude patterns expand to one pattern per item")
+      ->type_name("NAME=VALUE");
   cmd.add_option("--latest-tag", args.latest_tag,
                  "extra tag, a template like 'latest-{flavour}'; when published images of one repository "
                  "would share it, the last in plan order gets it ('' for none; default: images.yaml's "
@@ -97,7 +101,7 @@ std::optional<Loaded> load_and_expand(const PlanArgs& args, int64_t now,
                                       const char* source_date_epoch) {
   Diagnostics diags;
   Loaded out;
-  out.config = std::make_shared<ImagesConfig>(load_images_config(args.images, diags));
+  out.config = std::make_shared<ImagesConfig>(load_images_config(args.images, diags, args.sets));
   if (!args.deployments.empty())
     out.deployments = std::make_shared<DeploymentsFile>(load_deployments(args.deployments, diags));
 

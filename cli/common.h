@@ -39,6 +39,7 @@ struct PlanArgs {
   std::vector<std::string> engines;  ///< NAME=URL[?width=N]
   bool push = true;                  ///< --push / --no-push
   bool atomic = false;
+  std::vector<std::string> sets;  ///< --set NAME=VALUE
 };
 
 /// Records the values directory's commits since `before` as a deploy in `state_dir` (for

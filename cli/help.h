@@ -26,8 +26,4 @@ std::vector<std::string> unknown_words(CLI::App& app, const std::vector<std::str
 /// "flavourgraph render: missing --deployments, --report, --values-dir".
 std::string missing_required(CLI::App& app);
 
-/// The candidate nearest `word` by edit distance (a swap counts as one edit), when near enough
-/// to be a likely typo; nullopt otherwise.
-std::optional<std::string> nearest(std::string_view word, const std::vector<std::string>& candidates);
-
 }  // namespace flavourgraph::cli

@@ -119,6 +119,9 @@ using config_parts::parse_run;
 using config_parts::parse_id;
 using config_parts::parse_incremental;
 using config_parts::parse_settings;
+using config_parts::parse_variables;
+using config_parts::apply_sets;
+using config_parts::expand_layers;
 using yamlr::Ctx;
 using yamlr::MapReader;
 
@@ -306,14 +309,6 @@ FlavourSpec parse_flavour(const Ctx& ctx, const yamlr::Entry& entry, const std::
 }
 
 /// The template variables of one (image, flavour, kind).
-StringPairs template_vars(const ImageSpec& img, const FlavourSpec& fl, const KindSpec& kind) {
-  StringPairs vars = fl.args;
-  vars.emplace_back("image", img.name);
-  vars.emplace_back("flavour", fl.name);
-  vars.emplace_back("kind", kind.name);
-  return vars;
-}
-
 bool valid_repository(std::string_view r) {
   // OCI distribution: components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* joined by '/'.
   if (r.empty() || r.size() > 255) return false;
@@ -347,6 +342,10 @@ std::string arg_names(const FlavourSpec& fl) {
   return fmt::format("{}", fmt::join(names, ", "));
 }
 
+std::string list_in_template(const std::string& name) {
+  return fmt::format("'{{{}}}' is a list variable: only layers' include and exclude patterns may use it", name);
+}
+
 void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
   std::set<std::string> reported;  // one report per (place, message), not per flavour × kind
   auto report = [&](const Location& at, const std::string& field, const std::string& msg) {
@@ -355,15 +354,16 @@ void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
   for (const auto& img : cfg.images) {
     for (const auto& kind : img.kinds) {
       for (const auto& fl : img.flavours) {
-        StringPairs vars = template_vars(img, fl, kind);
+        StringPairs vars = template_vars(cfg, img, fl, kind);
         std::string field = fmt::format("images.{}.kinds.{}", img.name, kind.name);
         auto check = [&](std::string_view what, const std::string& tmpl, const Location& at) {
           std::vector<std::string> unknown;
           std::string v = expand_template(tmpl, vars, &unknown);
           for (const auto& u : unknown)
             report(at, yamlr::join(field, what),
-                   u.rfind("unclosed", 0) == 0
-                       ? u
+                   u.rfind("unclosed", 0) == 0 ? u
+                   : cfg.variable(u)
+                       ? list_in_template(u)
                        : fmt::format("'{{{}}}' is not defined for flavour '{}' (its args: {})", u,
                                      fl.name, arg_names(fl)));
           return v;
@@ -406,17 +406,17 @@ void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
         std::string tag = expand_template(cfg.tag_template, tag_vars, &unknown);
         for (const auto& u : unknown)
           report(cfg.tag_where, "tag",
-                 u.rfind("unclosed", 0) == 0
-                     ? u
-                     : fmt::format("'{{{}}}' is not defined (known: timestamp, image, flavour, "
-                                   "kind and the flavour's args)",
-                                   u));
+                 u.rfind("unclosed", 0) == 0 ? u
+                 : cfg.variable(u)           ? list_in_template(u)
+                                             : fmt::format("'{{{}}}' is not defined (known: timestamp, image, flavour, "
+                                                           "kind, the flavour's args and the variables)",
+                                                           u));
         if (!cfg.latest_tag.empty()) {  // a template too: `latest-{flavour}` gives each flavour its own
           std::vector<std::string> bad;
           std::string latest = expand_template(cfg.latest_tag, vars, &bad);  // as the plan expands it
           for (const auto& u : bad)
             report(cfg.latest_tag_where, "latest_tag",
-                   u.rfind("unclosed", 0) == 0 ? u : fmt::format("'{{{}}}' is not defined (known: image, "
+                   u.rfind("unclosed", 0) == 0 ? u : cfg.variable(u) ? list_in_template(u) : fmt::format("'{{{}}}' is not defined (known: image, "
                                                                  "flavour, kind and the flavour's args)", u));
           if (bad.empty() && !valid_tag(latest))
             report(cfg.latest_tag_where, "latest_tag",
@@ -500,15 +500,18 @@ ImageSpec parse_image(const Ctx& ctx, const MapReader& imgs, const yamlr::Entry&
   return img;
 }
 
-ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::filesystem::path& dir) {
+ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::filesystem::path& dir,
+                        const std::vector<std::string>& sets = {}) {
   ImagesConfig cfg;
   cfg.dir = dir;
   cfg.latest_tag = "latest";
   MapReader top(ctx, root, "");
   if (!top.ok()) return cfg;
   top.allow({"registry", "insecure_registries", "tag", "latest_tag", "clusters", "compression", "incremental",
-             "engines", "layers", "images"});
+             "engines", "variables", "layers", "images"});
   parse_settings(ctx, top, cfg);
+  if (const auto* e = top.find("variables")) cfg.variables = parse_variables(ctx, e->value);
+  apply_sets(ctx, cfg.variables, sets);
   if (const auto* e = top.find("incremental")) cfg.incremental = parse_incremental(ctx, e->value);
   if (const auto* e = top.find("compression")) cfg.compression = parse_compression(ctx, e->value);
   if (const auto* e = top.find("engines")) cfg.engines = parse_engines(ctx, e->value);
@@ -528,6 +531,7 @@ ImagesConfig parse_root(const Ctx& ctx, const YAML::Node& root, const std::files
   }
   MapReader imgs(ctx, images->value, "images");
   for (const auto& ie : imgs.entries()) cfg.images.push_back(parse_image(ctx, imgs, ie, named_layers, dir));
+  expand_layers(ctx, cfg);
   check_templates(ctx, cfg);
   return cfg;
 }
@@ -545,13 +549,14 @@ ImagesConfig parse_images_config(std::string_view text, const std::string& displ
   return cfg;
 }
 
-ImagesConfig load_images_config(const std::filesystem::path& file, Diagnostics& diags) {
+ImagesConfig load_images_config(const std::filesystem::path& file, Diagnostics& diags,
+                                const std::vector<std::string>& sets) {
   ImagesConfig cfg;
   auto dir = std::filesystem::absolute(file).parent_path();
   if (auto root = yamlr::load_file(file, file.string(), diags)) {
     Ctx ctx{file.string(), &diags};
     cfg.file = file;
-    cfg = parse_root(ctx, *root, dir);
+    cfg = parse_root(ctx, *root, dir, sets);
   }
   cfg.file = file;
   cfg.dir = dir;

@@ -26,6 +26,13 @@ IncrementalSettings parse_incremental(const yamlr::Ctx& ctx, const YAML::Node& n
 std::optional<RunSpec> parse_run(const yamlr::Ctx& ctx, const yamlr::MapReader& kind, const std::filesystem::path& dir);
 /// What is wrong with a `build:IMAGE/FLAVOUR/KIND` base ("" when it names a kind of `cfg`).
 std::string build_ref_problem(const ImagesConfig& cfg, std::string_view ref);
+/// variables: {NAME: string or list of strings}
+std::vector<Variable> parse_variables(const yamlr::Ctx& ctx, const YAML::Node& node);
+/// --set NAME=VALUE (NAME=[a, b] for a list), each replacing a variable's value.
+void apply_sets(const yamlr::Ctx& ctx, std::vector<Variable>& vars, const std::vector<std::string>& sets);
+/// Puts the variables into every layer's source, include and exclude patterns (a list
+/// variable gives one pattern per item).
+void expand_layers(const yamlr::Ctx& ctx, ImagesConfig& cfg);
 /// engines: {NAME: URL or {url, width}}
 std::vector<EngineSpec> parse_engines(const yamlr::Ctx& ctx, const YAML::Node& node);
 

@@ -391,11 +391,7 @@ struct Expander {
   }
 
   StringPairs vars_of(uint32_t i, uint32_t f, uint32_t k) const {
-    StringPairs vars = cfg.images[i].flavours[f].args;
-    vars.emplace_back("image", cfg.images[i].name);
-    vars.emplace_back("flavour", cfg.images[i].flavours[f].name);
-    vars.emplace_back("kind", cfg.images[i].kinds[k].name);
-    return vars;
+    return template_vars(cfg, cfg.images[i], cfg.images[i].flavours[f], cfg.images[i].kinds[k]);
   }
 
   uint32_t base_index(const std::string& ref, Shared& shared) {

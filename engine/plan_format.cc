@@ -138,6 +138,12 @@ json task_json(const Plan& plan, const PlanTask& t) {
   return j;
 }
 
+json variables_json(const ImagesConfig& cfg) {
+  json out = json::object();
+  for (const auto& v : cfg.variables) out[v.name] = v.list ? json(v.values) : json(v.str());
+  return out;
+}
+
 }  // namespace
 
 std::string plan_to_json(const Plan& plan) {
@@ -175,6 +181,7 @@ std::string plan_to_json(const Plan& plan) {
       {"push", plan.push},
       {"atomic", plan.atomic},
       {"timestamp", plan.timestamp},
+      {"variables", variables_json(*plan.config)},
       {"warnings", plan.warnings},
   };
   json out = {{"tasks", tasks}, {"summary", summary}};
@@ -198,6 +205,11 @@ std::string plan_to_text(const Plan& plan) {
                      "build(s) on a base; {} build(s) for {} values file(s) of {} release(s)\n",
                      plan.layers.size(), layer_uses, plan.bases.size(), base_uses, plan.builds.size(),
                      plan.releases.size(), distinct_releases(plan));
+  if (!plan.config->variables.empty()) {
+    std::vector<std::string> vars;
+    for (const auto& v : plan.config->variables) vars.push_back(v.name + "=" + v.str() + (v.set ? " (--set)" : ""));
+    out += fmt::format("variables: {}\n", fmt::join(vars, ", "));
+  }
   out += fmt::format("registry: {}\n", plan.registry);
   if (!plan.runs.empty()) {
     out += fmt::format("engines for {} RUN build(s):", plan.runs.size());

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "flavourgraph/pyyaml.h"
+#include "flavourgraph/suggest.h"
 
 namespace flavourgraph::yamlr {
 
@@ -335,27 +336,7 @@ std::vector<std::pair<std::string, std::string>> MapReader::str_map(std::string_
 }
 
 std::string suggest(std::string_view word, const std::vector<std::string>& candidates) {
-  auto distance = [](std::string_view a, std::string_view b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-      cur[0] = i;
-      for (size_t j = 1; j <= b.size(); ++j)
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-      std::swap(prev, cur);
-    }
-    return prev[b.size()];
-  };
-  std::string best;
-  size_t best_d = 3;
-  for (const auto& c : candidates) {
-    size_t d = distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  return best;
+  return nearest_word(word, candidates).value_or("");
 }
 
 }  // namespace flavourgraph::yamlr

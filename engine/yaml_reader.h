@@ -119,7 +119,7 @@ class MapReader {
 std::optional<std::string> scalar_string(const Ctx& ctx, const YAML::Node& value,
                                          const std::string& field);
 
-/// The closest of `candidates` to `word` (edit distance <= 2), or empty.
+/// The closest of `candidates` to `word` (nearest_word), or empty.
 std::string suggest(std::string_view word, const std::vector<std::string>& candidates);
 
 }  // namespace flavourgraph::yamlr

@@ -5,7 +5,7 @@
 # The options of a command ("values revert" is one command).
 _flavourgraph_options() {
   local select='-c --config -d --deployments --only --release --stage --scope --all-flavours
-    --clusters --timestamp --registry --latest-tag --engine --push --no-push --atomic'
+    --clusters --timestamp --registry --set --latest-tag --engine --push --no-push --atomic'
   case $1 in
     '') echo '-h --help -V --version' ;;
     plan) echo "-h --help $select --format" ;;
@@ -33,7 +33,7 @@ _flavourgraph_value() {
     -c | --config | --images | -d | --deployments | --report | --metadata-file | --trace | \
       --previous-report | --ca-bundle) echo '@file' ;;
     --store | --state-dir | --values-dir) echo '@dir' ;;
-    --only | --release | --scope | --clusters | --timestamp | --registry | --latest-tag | --engine | \
+    --only | --release | --scope | --clusters | --timestamp | --registry | --set | --latest-tag | --engine | \
       -j | --jobs | --push-jobs | --simulate | --fail | --max-layers | --max-delta | \
       --insecure-registry | --retries | --keep) echo '@none' ;;
   esac

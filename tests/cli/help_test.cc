@@ -2,13 +2,24 @@
 // missing required option at once, and help without the parser's type noise.
 #include <doctest/doctest.h>
 
-#include <regex>
 
 #include "test_util.h"
 
 namespace {
 
 fgtest::CommandResult fg(const std::string& args) { return fgtest::run(fgtest::quote(fgtest::binary()) + " " + args); }
+
+/// Whether a default is glued to a placeholder, as CLI11 writes it (`N=4`, `DIR=.flavourgraph/store`).
+bool default_glued(const std::string& help) {
+  for (size_t eq = help.find('='); eq != std::string::npos; eq = help.find('=', eq + 1)) {
+    if (eq == 0 || !(std::isupper(static_cast<unsigned char>(help[eq - 1])) || help[eq - 1] == '|')) continue;
+    std::string_view after = std::string_view(help).substr(eq + 1);
+    for (std::string_view v : {".flavourgraph", "auto", "v3", "text"})
+      if (after.substr(0, v.size()) == v) return true;
+    if (!after.empty() && std::isdigit(static_cast<unsigned char>(after.front()))) return true;
+  }
+  return false;
+}
 
 size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
@@ -69,7 +80,7 @@ TEST_CASE("help shows placeholders and every default, without the parser's types
     for (const char* noise : {"UINT", "TEXT", "INT in", "FLOAT", "{false}", "{true}", "REQUIRED", ":{"})
       CHECK_MESSAGE(r.out.find(noise) == std::string::npos, (std::string("noise: ") + noise));
     // No default glued to a placeholder (`N=4`): defaults are said in the description.
-    CHECK_FALSE(std::regex_search(r.out, std::regex("[A-Z|] *=(\\.flavourgraph|[0-9]|auto|v3|text)")));
+    CHECK_FALSE(default_glued(r.out));
   }
   auto build = fg("build --help").out;
   CHECK(build.find("--push-jobs N ") != std::string::npos);

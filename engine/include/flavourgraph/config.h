@@ -122,6 +122,18 @@ struct ImageSpec {
   [[nodiscard]] std::vector<std::string> kind_names() const;
 };
 
+/// A run variable: images.yaml's `variables` (its default), perhaps replaced by `--set`. A
+/// list is for include and exclude patterns (one pattern per item); a string can be used in
+/// any template.
+struct Variable {
+  std::string name;
+  std::vector<std::string> values;  ///< one value for a string
+  bool list = false;
+  bool set = false;  ///< given by --set
+  Location where;    ///< in images.yaml
+  [[nodiscard]] std::string str() const;  ///< `v` or `[a, b]`
+};
+
 struct ImagesConfig {
   std::filesystem::path file;  ///< as given
   std::filesystem::path dir;   ///< directory relative paths are resolved against
@@ -136,8 +148,10 @@ struct ImagesConfig {
   IncrementalSettings incremental;
   std::vector<EngineSpec> engines;  ///< build engines for RUN builds ("" = buildah here)
   std::vector<ImageSpec> images;
+  std::vector<Variable> variables;
 
   [[nodiscard]] const ImageSpec* image(std::string_view n) const;
+  [[nodiscard]] const Variable* variable(std::string_view n) const;
   [[nodiscard]] int image_index(std::string_view n) const;
 };
 
@@ -157,7 +171,13 @@ inline constexpr std::string_view kDefaultKind = "image";
 
 /// Loads and validates images.yaml. Errors go to `diags`; the result is only meaningful when
 /// `diags` has no errors.
-ImagesConfig load_images_config(const std::filesystem::path& file, Diagnostics& diags);
+/// `sets`: --set NAME=VALUE (NAME=[a, b] for a list), each replacing a variable's default.
+ImagesConfig load_images_config(const std::filesystem::path& file, Diagnostics& diags,
+                                const std::vector<std::string>& sets = {});
+
+/// The names a template of (image, flavour, kind) may use: the flavour's args (which win over
+/// a variable of the same name), image, flavour, kind, and the string variables.
+StringPairs template_vars(const ImagesConfig& cfg, const ImageSpec& img, const FlavourSpec& fl, const KindSpec& kind);
 /// The same from text (tests); relative paths resolve against `dir`.
 ImagesConfig parse_images_config(std::string_view text, const std::string& display,
                                  const std::filesystem::path& dir, Diagnostics& diags);
