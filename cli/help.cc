@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "common.h"
 #include "flavourgraph/suggest.h"
 
 #include <algorithm>
@@ -186,6 +187,37 @@ std::string missing_required(CLI::App& app) {
     if (opt->get_required() && opt->count() == 0) missing.push_back(opt->get_name(false, false));
   if (missing.empty()) return "";
   return fmt::format("{}: missing {} ({} --help)", command_path(*at), fmt::join(missing, ", "), command_path(*at));
+}
+
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  tidy_help(app);
+  // Mistyped commands and options, all of them, each with a suggestion (CLI11 stops at the first
+  // problem and, for an unknown option, reports a required option instead).
+  auto unknown = unknown_words(app, std::vector<std::string>(argv + 1, argv + argc));
+  for (const auto& u : unknown) fmt::print(stderr, "{}\n", u);
+  if (!unknown.empty()) return kExitUsage;
+  if (argc == 1) {
+    fmt::print(stderr, "{}\n", app.help());
+    return kExitUsage;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::RequiredError& e) {
+    std::string missing = missing_required(app);
+    if (missing.empty()) return app.exit(e), kExitUsage;
+    fmt::print(stderr, "{}\n", missing);
+    return kExitUsage;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  return std::nullopt;
 }
 
 }  // namespace flavourgraph::cli

@@ -12,6 +12,10 @@
 
 namespace flavourgraph::cli {
 
+/// Parses argv into `app` (its help tidied first): nullopt when a command is to run, else the
+/// exit status (help or the version printed: 0; a usage error, said on stderr: 2).
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
+
 /// Gives `app` and its subcommands a help formatter without CLI11's type noise
 /// (`UINT:INT in [1 - 1024]=4` becomes `N`, with "(default: 4)" in the description; a choice
 /// shows its members, `v3|v2`).

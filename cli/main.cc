@@ -60,34 +60,7 @@ int main(int argc, char** argv) {
             "target), keeping the newest N of each image, flavour and kind");
   add_gc_options(*gc, gc_args);
 
-  tidy_help(app);
-  // Mistyped commands and options, all of them, each with a suggestion (CLI11 stops at the first
-  // problem and, for an unknown option, reports a required option instead).
-  auto unknown = unknown_words(app, std::vector<std::string>(argv + 1, argv + argc));
-  for (const auto& u : unknown) fmt::print(stderr, "{}\n", u);
-  if (!unknown.empty()) return kExitUsage;
-  if (argc == 1) {
-    fmt::print(stderr, "{}\n", app.help());
-    return kExitUsage;
-  }
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::RequiredError& e) {
-    std::string missing = missing_required(app);
-    if (missing.empty()) return app.exit(e), kExitUsage;
-    fmt::print(stderr, "{}\n", missing);
-    return kExitUsage;
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitUsage;
-  }
+  if (auto status = parse_command_line(app, argc, argv)) return *status;
 
   try {
     if (plan->parsed()) return run_plan(plan_args, format);

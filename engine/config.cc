@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -346,6 +347,39 @@ std::string list_in_template(const std::string& name) {
   return fmt::format("'{{{}}}' is a list variable: only layers' include and exclude patterns may use it", name);
 }
 
+using Report = std::function<void(const Location&, const std::string&, const std::string&)>;
+
+/// `tag` and `latest_tag` (a template too: `latest-{flavour}` gives each flavour its own) for
+/// one image, flavour and kind (`who`): every name defined, and a valid tag once expanded.
+void check_tags(const ImagesConfig& cfg, const StringPairs& vars, const std::string& who, const Report& report) {
+  auto check = [&](const std::string& tmpl, const Location& at, const char* field, const StringPairs& names,
+                   const char* known, bool is_tag) {
+    std::vector<std::string> unknown;
+    std::string tag = expand_template(tmpl, names, &unknown);
+    for (const auto& u : unknown)
+      report(at, field,
+             u.rfind("unclosed", 0) == 0 ? u
+             : cfg.variable(u)           ? list_in_template(u)
+                                         : fmt::format("'{{{}}}' is not defined (known: {})", u, known));
+    if (!unknown.empty() || valid_tag(tag)) return;
+    if (is_tag)
+      report(at, field,
+             fmt::format("gives '{}' for {}, not a valid tag (letters, digits, '_', '.', '-'; at most 128; not "
+                         "starting with '.' or '-')",
+                         tag, who));
+    else
+      report(at, field, tag == tmpl ? fmt::format("'{}' is not a valid tag", tag)
+                                    : fmt::format("gives '{}' for {}, not a valid tag", tag, who));
+  };
+  StringPairs tag_vars = vars;
+  tag_vars.emplace_back("timestamp", "2000-01-01-000000");
+  check(cfg.tag_template, cfg.tag_where, "tag", tag_vars,
+        "timestamp, image, flavour, kind, the flavour's args and the variables", true);
+  if (!cfg.latest_tag.empty())  // expanded as the plan expands it: without the timestamp
+    check(cfg.latest_tag, cfg.latest_tag_where, "latest_tag", vars,
+          "image, flavour, kind, the flavour's args and the variables", false);
+}
+
 void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
   std::set<std::string> reported;  // one report per (place, message), not per flavour × kind
   auto report = [&](const Location& at, const std::string& field, const std::string& msg) {
@@ -400,35 +434,7 @@ void check_templates(const Ctx& ctx, ImagesConfig& cfg) {
         }
         for (const auto& [k, v] : kind.config.env) check("config.env." + k, v, kind.where);
         for (const auto& [k, v] : kind.config.labels) check("config.labels." + k, v, kind.where);
-        StringPairs tag_vars = vars;
-        tag_vars.emplace_back("timestamp", "2000-01-01-000000");
-        std::vector<std::string> unknown;
-        std::string tag = expand_template(cfg.tag_template, tag_vars, &unknown);
-        for (const auto& u : unknown)
-          report(cfg.tag_where, "tag",
-                 u.rfind("unclosed", 0) == 0 ? u
-                 : cfg.variable(u)           ? list_in_template(u)
-                                             : fmt::format("'{{{}}}' is not defined (known: timestamp, image, flavour, "
-                                                           "kind, the flavour's args and the variables)",
-                                                           u));
-        if (!cfg.latest_tag.empty()) {  // a template too: `latest-{flavour}` gives each flavour its own
-          std::vector<std::string> bad;
-          std::string latest = expand_template(cfg.latest_tag, vars, &bad);  // as the plan expands it
-          for (const auto& u : bad)
-            report(cfg.latest_tag_where, "latest_tag",
-                   u.rfind("unclosed", 0) == 0 ? u : cfg.variable(u) ? list_in_template(u) : fmt::format("'{{{}}}' is not defined (known: image, "
-                                                                 "flavour, kind and the flavour's args)", u));
-          if (bad.empty() && !valid_tag(latest))
-            report(cfg.latest_tag_where, "latest_tag",
-                   latest == cfg.latest_tag ? fmt::format("'{}' is not a valid tag", latest)
-                                            : fmt::format("gives '{}' for {}:{}:{}, not a valid tag", latest, img.name,
-                                                          fl.name, kind.name));
-        }
-        if (unknown.empty() && !valid_tag(tag))
-          report(cfg.tag_where, "tag",
-                 fmt::format("gives '{}' for {}:{}:{}, not a valid tag (letters, digits, '_', "
-                             "'.', '-'; at most 128; not starting with '.' or '-')",
-                             tag, img.name, fl.name, kind.name));
+        check_tags(cfg, vars, fmt::format("{}:{}:{}", img.name, fl.name, kind.name), report);
       }
     }
   }
