@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "common.h"
-#include "flavourgraph/suggest.h"
+#include "flavourgraph/text.h"
 
 #include <algorithm>
 #include <cctype>

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config_parts.h"
+#include "flavourgraph/text.h"
 
 namespace flavourgraph {
 
@@ -40,10 +41,6 @@ bool valid_variable_name(std::string_view n) {
   return std::all_of(n.begin(), n.end(), [&](char c) { return head(c) || (c >= '0' && c <= '9'); });
 }
 
-std::string trim(std::string_view s) {
-  size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
-  return a == std::string_view::npos ? std::string() : std::string(s.substr(a, b - a + 1));
-}
 
 /// "v" → {v}; "[a, b]" → {a, b}, list; "[]" → {}, list.
 std::pair<std::vector<std::string>, bool> parse_value(std::string_view text) {

@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "flavourgraph/pyyaml.h"
-#include "flavourgraph/suggest.h"
+#include "flavourgraph/text.h"
 
 namespace flavourgraph::yamlr {
 

@@ -6,25 +6,11 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "flavourgraph/text.h"
+
 namespace flavourgraph::oci {
 
 using nlohmann::json;
-
-namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return s.substr(i);
-}
-
-}  // namespace
 
 std::string url_escape(std::string_view s) {
   std::string out;
@@ -41,7 +27,7 @@ std::optional<Challenge> parse_challenge(const std::string& header) {
   std::string h = trim(header);
   auto sp = h.find(' ');
   Challenge c;
-  c.scheme = lower(h.substr(0, sp));
+  c.scheme = ascii_lower(h.substr(0, sp));
   if (c.scheme != "basic" && c.scheme != "bearer") return std::nullopt;
   if (sp == std::string::npos) return c;
   std::string rest = h.substr(sp + 1);
@@ -50,7 +36,7 @@ std::optional<Challenge> parse_challenge(const std::string& header) {
     while (i < rest.size() && (rest[i] == ' ' || rest[i] == ',')) ++i;
     size_t eq = rest.find('=', i);
     if (eq == std::string::npos) break;
-    std::string key = lower(trim(rest.substr(i, eq - i)));
+    std::string key = ascii_lower(trim(rest.substr(i, eq - i)));
     std::string value;
     i = eq + 1;
     if (i < rest.size() && rest[i] == '"') {

@@ -10,6 +10,7 @@
 
 #include "flavourgraph/oci/http.h"
 #include "flavourgraph/oci/layout.h"
+#include "flavourgraph/text.h"
 
 namespace flavourgraph::oci {
 
@@ -48,12 +49,6 @@ bool transient_curl(CURLcode c) {
   }
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return s.substr(i);
-}
 
 class CurlTransport final : public HttpTransport {
  public:
@@ -122,8 +117,7 @@ size_t CurlTransport::on_header(char* data, size_t size, size_t n, void* p) {
   }
   auto colon = line.find(':');
   if (colon != std::string::npos) {
-    std::string name = trim(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string name = ascii_lower(trim(line.substr(0, colon)));
     t->resp->headers[name] = trim(line.substr(colon + 1));
   }
   return size * n;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "flavourgraph/oci/http.h"
+#include "flavourgraph/text.h"
 
 namespace flavourgraph::oci {
 
@@ -13,10 +14,6 @@ bool is_redirect(long status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 }  // namespace
 
@@ -24,7 +21,7 @@ std::pair<std::string, std::string> scheme_host(const std::string& url) {
   auto sep = url.find("://");
   if (sep == std::string::npos) return {};
   auto end = url.find_first_of("/?#", sep + 3);
-  return {lower(url.substr(0, sep)), url.substr(sep + 3, end == std::string::npos ? std::string::npos : end - sep - 3)};
+  return {ascii_lower(url.substr(0, sep)), url.substr(sep + 3, end == std::string::npos ? std::string::npos : end - sep - 3)};
 }
 
 std::string PolicyTransport::resolve_location(const std::string& from, const std::string& location) {
@@ -58,7 +55,7 @@ HttpResponse PolicyTransport::perform(const HttpRequest& request) {
     check(hop);
     if (scheme_host(hop.url).second != auth_host_)  // credentials stay with the registry
       hop.headers.erase(std::remove_if(hop.headers.begin(), hop.headers.end(),
-                                       [](const std::string& h) { return lower(h).rfind("authorization:", 0) == 0; }),
+                                       [](const std::string& h) { return ascii_lower(h).rfind("authorization:", 0) == 0; }),
                         hop.headers.end());
     resp = inner_.perform(hop);
   }

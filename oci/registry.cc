@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "flavourgraph/oci/layout.h"
+#include "flavourgraph/text.h"
 
 namespace flavourgraph::oci {
 
@@ -17,12 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return s.substr(i);
-}
 
 /// Text from a server, safe to print: control characters (escape sequences) become spaces.
 std::string printable(std::string s, size_t max = 200) {

@@ -43,12 +43,6 @@ struct Image {
   [[nodiscard]] std::vector<Descriptor> blobs() const { return {manifest, config, layer}; }
 };
 
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
 
 /// Flips one byte of the first occurrence of `needle` in the file; false when it is absent.
 bool flip_byte_of(const std::filesystem::path& file, const std::string& needle) {
@@ -92,7 +86,7 @@ TEST_CASE("archive: GNU tar reads the archive") {
   auto listed = run("tar -tf " + quote(archive.string()));
   INFO(listed.err);
   REQUIRE(listed.status == 0);
-  auto names = lines(listed.out);
+  auto names = fgtest::lines(listed.out);
   std::set<std::string> set(names.begin(), names.end());
   CHECK(set.size() == names.size());  // each entry once, though the image has three blobs
   CHECK(set.count("oci-layout") == 1);

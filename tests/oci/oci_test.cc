@@ -83,12 +83,6 @@ void make_tree(const std::filesystem::path& root) {
   ::chmod((root / "a").c_str(), 02775);
 }
 
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
 
 }  // namespace
 
@@ -142,12 +136,12 @@ TEST_CASE("the tar stream is read by GNU tar: names, links, owner, modes, fixed 
 
   auto listed = run("LC_ALL=C TZ=UTC tar --numeric-owner --full-time -tvf " + quote((tmp / "layer.tar").string()));
   REQUIRE(listed.status == 0);
-  auto rows = lines(listed.out);
+  auto rows = fgtest::lines(listed.out);
   CHECK(rows.at(0).find("srv/") != std::string::npos);
   CHECK(rows.at(0).find(" 0/0 ") != std::string::npos);  // parents of dest are root-owned
   for (const auto& r : rows) CHECK(r.find("2023-11-14 22:13:20") != std::string::npos);
   auto names = run("tar -tf " + quote((tmp / "layer.tar").string()));
-  auto name_rows = lines(names.out);
+  auto name_rows = fgtest::lines(names.out);
   auto sorted = name_rows;
   std::sort(sorted.begin(), sorted.end());
   CHECK(name_rows == sorted);

@@ -15,7 +15,7 @@ using fgtest::FakeRegistry;
 namespace {
 
 /// Time that passes only by waiting: retries run at once, and their waits are recorded.
-class FakeClock final : public Clock {
+class FakeClock final : public oci::Clock {
  public:
   [[nodiscard]] std::chrono::steady_clock::time_point now() const override { return now_; }
   bool wait(std::chrono::milliseconds d, const CancelSource& cancel) const override {

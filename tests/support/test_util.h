@@ -65,6 +65,14 @@ inline void write_incompressible(const fs::path& p, size_t size) {
   write_file(p, big);
 }
 
+/// The lines of `s`, without their newlines.
+inline std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
 inline std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;

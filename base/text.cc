@@ -1,5 +1,5 @@
-// The nearest known word (suggest.h).
-#include "flavourgraph/suggest.h"
+// Small text helpers (text.h).
+#include "flavourgraph/text.h"
 
 #include <algorithm>
 
@@ -36,6 +36,19 @@ std::optional<std::string> nearest_word(std::string_view word, const std::vector
     }
   }
   return best;
+}
+
+std::string ascii_lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+std::string trim(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  size_t a = s.find_first_not_of(kSpace);
+  if (a == std::string_view::npos) return {};
+  return std::string(s.substr(a, s.find_last_not_of(kSpace) - a + 1));
 }
 
 }  // namespace flavourgraph
