@@ -152,6 +152,8 @@ std::vector<std::string> unknown_words(CLI::App& app, const std::vector<std::str
       }
       bool attached = lng ? w.find('=') != std::string::npos : w.size() > 2;
       if (takes_value(opt) && !attached) ++i;  // its value follows
+      if (opt->get_expected_max() > 1)         // a list option takes every word up to the next option
+        while (i + 1 < args.size() && args[i + 1].rfind('-', 0) != 0) ++i;
       continue;
     }
     auto commands = command_names(*at);

@@ -54,6 +54,10 @@ TEST_CASE("every unknown option is named, with the nearest known one, before any
   auto flag = fg_cli("gc --dry-run --store /nonexistent-store");  // a flag takes no value: --store's is its own
   CHECK(flag.err.find("unexpected argument") == std::string::npos);
   CHECK(flag.err.find("/nonexistent-store is not an OCI image layout") != std::string::npos);
+  // A list option takes the words after it, as CLI11 reads them: none is unexpected.
+  auto list = fg_cli("plan -c /nonexistent/images.yaml --only mediawiki:publish webserver:webserver --all-flavours");
+  CHECK(list.err.find("unexpected argument") == std::string::npos);
+  CHECK(list.err.find("/nonexistent/images.yaml") != std::string::npos);
   auto cut = fg_cli("plan --form json");  // cut short: the option it begins
   CHECK(cut.err.find("(did you mean '--format'?)") != std::string::npos);
 }
