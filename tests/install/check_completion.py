@@ -174,13 +174,8 @@ def main():
         return 2
     binary, bash_script, zsh_script = (os.path.abspath(a) for a in sys.argv[1:])
     problems = check_bash(binary, bash_script) + check_zsh(binary, zsh_script)
-    for p in problems:
-        print(p, file=sys.stderr)
-    if problems:
-        print(f"check_completion: {len(problems)} difference(s)", file=sys.stderr)
-        return 1
-    print("check_completion: bash and zsh completions agree with --help")
-    return 0
+    return cli_help.finish("check_completion", problems, "difference(s)",
+                           "check_completion: bash and zsh completions agree with --help")
 
 
 if __name__ == "__main__":

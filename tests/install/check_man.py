@@ -95,13 +95,8 @@ def main():
         return 2
     binary, page = sys.argv[1:]
     problems = check_render(page) + check_content(binary, page)
-    for p in problems:
-        print(p, file=sys.stderr)
-    if problems:
-        print(f"check_man: {len(problems)} problem(s)", file=sys.stderr)
-        return 1
-    print("check_man: the man page renders cleanly and documents every command and option")
-    return 0
+    return cli_help.finish("check_man", problems, "problem(s)",
+                           "check_man: the man page renders cleanly and documents every command and option")
 
 
 if __name__ == "__main__":

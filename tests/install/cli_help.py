@@ -2,6 +2,7 @@
 values they take. The install tests compare the man page and the shell completions with it."""
 import re
 import subprocess
+import sys
 
 # Every command; "values revert" is one command, "values" only groups it.
 COMMANDS = ["", "plan", "build", "render", "values", "values revert", "gc"]
@@ -78,3 +79,15 @@ def subcommands(binary, command):
 
 def option_names(opts):
     return [n for o in opts for n in o.names]
+
+
+def finish(tool, problems, what, ok):
+    """Prints the problems (stderr) or `ok`; the exit status: 1 with problems, else 0."""
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"{tool}: {len(problems)} {what}", file=sys.stderr)
+        return 1
+    print(ok)
+    return 0
+
