@@ -113,7 +113,8 @@ std::string command_path(const CLI::App& app) {
 }
 
 std::string with_hint(std::string msg, std::string_view word, const std::vector<std::string>& candidates) {
-  if (auto near = nearest_word(word, candidates)) msg += fmt::format(" (did you mean '{}'?)", *near);
+  bool short_option = word.size() == 2 && word[0] == '-';  // `-j` is one edit from every `-x`: no guess
+  if (auto near = short_option ? std::nullopt : nearest_word(word, candidates)) msg += fmt::format(" (did you mean '{}'?)", *near);
   return msg;
 }
 

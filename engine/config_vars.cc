@@ -22,13 +22,22 @@ const Variable* ImagesConfig::variable(std::string_view n) const {
   return nullptr;
 }
 
+namespace {
+
+/// The string variables, as template names.
+void add_string_vars(const ImagesConfig& cfg, StringPairs& vars) {
+  for (const auto& v : cfg.variables)
+    if (!v.list) vars.emplace_back(v.name, v.str());
+}
+
+}  // namespace
+
 StringPairs template_vars(const ImagesConfig& cfg, const ImageSpec& img, const FlavourSpec& fl, const KindSpec& kind) {
   StringPairs vars = fl.args;
   vars.emplace_back("image", img.name);
   vars.emplace_back("flavour", fl.name);
   vars.emplace_back("kind", kind.name);
-  for (const auto& v : cfg.variables)
-    if (!v.list) vars.emplace_back(v.name, v.str());
+  add_string_vars(cfg, vars);
   return vars;
 }
 
@@ -79,8 +88,7 @@ std::vector<std::string> expand_all(const std::string& tmpl, const ImagesConfig&
     return out;
   }
   StringPairs vars;
-  for (const auto& v : cfg.variables)
-    if (!v.list) vars.emplace_back(v.name, v.str());
+  add_string_vars(cfg, vars);
   return {expand_template(tmpl, vars, problems)};
 }
 

@@ -469,12 +469,13 @@ struct Expander {
                               b.tag, b.id_suffix()));
     std::vector<std::string> unknown;
     std::string latest = expand_template(opts.latest_tag.value_or(cfg.latest_tag), vars, &unknown);
-    if (!latest.empty() && (!unknown.empty() || !valid_tag(latest))) {  // images.yaml's is checked at load
+    if (!unknown.empty() || (!latest.empty() && !valid_tag(latest))) {  // images.yaml's is checked at load
       if (!std::exchange(latest_reported, true))
         diags.error(opts.latest_tag ? Location{} : cfg.latest_tag_where, opts.latest_tag ? "--latest-tag" : "latest_tag",
-                  unknown.empty() ? fmt::format("gives '{}' for {}, not a valid tag", latest, b.id_suffix())
-                                  : fmt::format("'{{{}}}' is not defined (known: image, flavour, kind and the "
-                                                "flavour's args)", unknown.front()));
+                  unknown.empty()                            ? fmt::format("gives '{}' for {}, not a valid tag", latest, b.id_suffix())
+                  : unknown.front().rfind("unclosed", 0) == 0 ? unknown.front()
+                                                              : fmt::format("'{{{}}}' is not defined (known: image, flavour, kind, the "
+                                                "flavour's args and the variables)", unknown.front()));
       latest.clear();
     }
     if (!latest.empty() && latest != b.tag) b.extra_tags.push_back(latest);

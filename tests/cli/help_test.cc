@@ -58,6 +58,8 @@ TEST_CASE("every unknown option is named, with the nearest known one, before any
   auto list = fg_cli("plan -c /nonexistent/images.yaml --only mediawiki:publish webserver:webserver --all-flavours");
   CHECK(list.err.find("unexpected argument") == std::string::npos);
   CHECK(list.err.find("/nonexistent/images.yaml") != std::string::npos);
+  auto short_opt = fg_cli("plan -j 2");  // build's option: no guess among plan's one-letter options
+  CHECK(short_opt.err == "flavourgraph plan: unknown option '-j'\n");
   auto cut = fg_cli("plan --form json");  // cut short: the option it begins
   CHECK(cut.err.find("(did you mean '--format'?)") != std::string::npos);
 }
@@ -105,4 +107,7 @@ TEST_CASE("--latest-tag takes a template, checked once for every image") {
   CHECK(bad.status == 2);
   CHECK(bad.err.find("--latest-tag: '{nope}' is not defined") != std::string::npos);
   CHECK(count_lines(bad.err) == 2);  // the error once, then the count
+  auto unclosed = fg_cli("plan" + example + " --latest-tag '{'");  // not silently no tag
+  CHECK(unclosed.status == 2);
+  CHECK(unclosed.err.find("--latest-tag: unclosed '{'") != std::string::npos);
 }
